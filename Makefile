@@ -1,0 +1,108 @@
+# sluice: build, run, test. `make run` and `make test` do all set-up on a
+# fresh machine (as root): they install missing Debian packages first.
+# Quiet by default; `make V=1` shows the commands.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+B        := build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS := -I. -I$(B) -D_GNU_SOURCE
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# What each binary is made of. The loader's list is short on purpose: it is
+# what `make audit` counts as privileged code.
+COMMON_LOADER := common/wire_enc.c common/log.c
+LOADER_SRC    := $(wildcard loader/*.c) $(COMMON_LOADER)
+PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c,$(wildcard processor/*.c)) common/log.c
+PROC_SRC      := processor/main.c $(PROC_LIB_SRC)
+CTL_SRC       := processor/sluicectl.c common/log.c
+BPF_SRC       := $(wildcard bpf/*.bpf.c)
+BPF_HDR       := $(wildcard bpf/*.h) common/events.h
+HDRS          := $(wildcard common/*.h loader/*.h processor/*.h)
+UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*_test.c))
+UNIT_ASAN     := $(patsubst tests/unit/%.c,$(B)/tests-asan/%,$(wildcard tests/unit/*_test.c))
+
+LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lpthread
+PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lpthread -lm
+CTL_LIBS    := -lnng -lsqlite3
+
+.PHONY: all deps run test unit integration audit bench fuzz clean
+all: deps $(B)/sluice-loader $(B)/sluice-processor $(B)/sluicectl
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(B) $(B)/tests $(B)/tests-asan:
+	$(Q)mkdir -p $@
+
+# vmlinux.h is generated from the running kernel's BTF rather than committed:
+# every machine sluice targets has /sys/kernel/btf/vmlinux, and CO-RE makes the
+# object portable anyway; a committed 3 MB header would only go stale.
+$(B)/vmlinux.h: | $(B)
+	$(call msg,BTF,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(B)/sluice.bpf.o: $(BPF_SRC) $(BPF_HDR) $(B)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I. -I$(B) $(WARN) \
+		-Wno-unused-function -c bpf/sluice.bpf.c -o $@
+
+$(B)/sluice.skel.h: $(B)/sluice.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
+
+$(B)/sluice-loader: $(LOADER_SRC) $(HDRS) $(B)/sluice.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LOADER_SRC) -o $@ $(LOADER_LIBS)
+
+$(B)/sluice-processor: $(PROC_SRC) $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PROC_SRC) -o $@ $(PROC_LIBS)
+
+$(B)/sluicectl: $(CTL_SRC) $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(CTL_SRC) -o $@ $(CTL_LIBS)
+
+# Unit tests link the processor's library sources (and the loader's encoder)
+# and run twice: plain, and under ASan+UBSan.
+UNIT_SRC := $(PROC_LIB_SRC) common/wire_enc.c
+$(B)/tests/%: tests/unit/%.c $(UNIT_SRC) $(HDRS) tests/unit/harness.h | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(UNIT_SRC) -o $@ $(PROC_LIBS)
+$(B)/tests-asan/%: tests/unit/%.c $(UNIT_SRC) $(HDRS) tests/unit/harness.h | $(B)/tests-asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) $< $(UNIT_SRC) -o $@ $(PROC_LIBS)
+
+unit-build: $(UNIT_TESTS) $(UNIT_ASAN)
+
+run: all
+	$(Q)scripts/run.sh
+
+test: all unit-build
+	$(Q)tests/run.sh
+
+audit: all
+	$(Q)scripts/audit.sh
+
+bench: all
+	$(Q)scripts/bench.sh
+
+fuzz: all
+	$(Q)tests/fuzz/run.sh
+
+clean:
+	rm -rf $(B)
