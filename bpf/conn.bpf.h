@@ -1,0 +1,210 @@
+/* Connections: finding the TCP socket behind an fd, the per-socket state
+ * (conn_id, role, stream positions), and the connect/accept/close hooks
+ * that emit CONN_OPEN and CONN_CLOSE. */
+#ifndef SLUICE_CONN_BPF_H
+#define SLUICE_CONN_BPF_H
+
+#define SL_AF_INET 2
+#define SL_AF_INET6 10
+#define SL_SOCK_STREAM 1
+#define SL_IPPROTO_TCP 6
+#define SL_TCP_CLOSE 7
+#define SL_EINPROGRESS 115
+#define SL_EEXIST 17
+#define SL_S_IFMT 00170000
+#define SL_S_IFSOCK 0140000
+
+/* fd -> struct sock of the current task, or NULL unless it is a TCP socket
+ * over IPv4/IPv6. Everything else (files, pipes, ttys, unix sockets) stops
+ * here, which keeps the per-call map and the ring buffer for TCP only. */
+static __always_inline struct sock *fd_tcp_sock(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (BPF_CORE_READ(sock, type) != SL_SOCK_STREAM)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != SL_AF_INET && family != SL_AF_INET6)
+		return NULL;
+	/* sk_protocol was a bitfield before 5.6: read it the portable way. */
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != SL_IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void read_addrs(struct sluice_ev_conn_open *e, struct sock *sk)
+{
+	struct sock_common *c = &sk->__sk_common;
+
+	e->family = BPF_CORE_READ(c, skc_family);
+	e->lport = BPF_CORE_READ(c, skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	e->netns = BPF_CORE_READ(c, skc_net.net, ns.inum);
+	if (e->family == SL_AF_INET) {
+		bpf_core_read(e->laddr, 4, &c->skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &c->skc_daddr);
+	} else {
+		bpf_core_read(e->laddr, 16, &c->skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &c->skc_v6_daddr);
+	}
+}
+
+static __always_inline void emit_conn_open(struct sock *sk, const struct sock_state *st,
+					   __u64 pid_tgid)
+{
+	struct sluice_ev_conn_open *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+
+	if (!e) {
+		count_loss(SLUICE_LOSS_RB_CONN, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, SLUICE_EV_CONN_OPEN, sizeof(*e), pid_tgid >> 32, (__u32)pid_tgid);
+	e->conn_id = st->conn_id;
+	e->role = st->role;
+	read_addrs(e, sk);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, rb_flags());
+}
+
+/* Starts tracking sk as a new connection and announces it. A stale entry
+ * for a recycled sock pointer is overwritten: connect/accept always mean a
+ * new connection. */
+static __always_inline struct sock_state *conn_start(struct sock *sk, __u8 role, __u64 flags)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 key = (__u64)sk;
+	struct sock_state st = {
+		.conn_id = __sync_fetch_and_add(&next_conn_id, 1),
+		.tgid = pid_tgid >> 32,
+		.role = role,
+	};
+	long err = bpf_map_update_elem(&socks, &key, &st, flags);
+
+	if (err) {
+		if (err != -SL_EEXIST)
+			count_loss(SLUICE_LOSS_MAP_FULL, 1);
+		return bpf_map_lookup_elem(&socks, &key); /* lost a race: use theirs */
+	}
+	emit_conn_open(sk, &st, pid_tgid);
+	return bpf_map_lookup_elem(&socks, &key);
+}
+
+/* State for a socket seen in a data syscall; sockets that predate sluice get
+ * role UNKNOWN. A socket already in TCP_CLOSE (reset while data was still
+ * queued) is not started: its close has passed, so the entry would leak. */
+static __always_inline struct sock_state *conn_lookup_or_start(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
+
+	if (st)
+		return st;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == SL_TCP_CLOSE)
+		return NULL;
+	return conn_start(sk, SLUICE_ROLE_UNKNOWN, BPF_NOEXIST);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct call_args a = { .kind = CALL_CONNECT };
+
+	if (!task_traced(pid_tgid >> 32))
+		return 0;
+	a.sk = (__u64)fd_tcp_sock((int)ctx->args[0]);
+	if (a.sk && bpf_map_update_elem(&calls, &tid, &a, BPF_ANY))
+		count_loss(SLUICE_LOSS_MAP_FULL, 1);
+	return 0;
+}
+
+/* The per-call entry is the filter here: it exists only if sys_enter passed
+ * the ignore and cgroup checks for a TCP socket. */
+SEC("tracepoint/syscalls/sys_exit_connect")
+int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&calls, &tid);
+	struct call_args c;
+
+	if (!a)
+		return 0;
+	c = *a;
+	bpf_map_delete_elem(&calls, &tid);
+	if (c.kind != CALL_CONNECT || (ctx->ret != 0 && ctx->ret != -SL_EINPROGRESS))
+		return 0;
+	conn_start((struct sock *)c.sk, SLUICE_ROLE_CLIENT, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct sock *sk;
+
+	if (ctx->ret < 0 || !task_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	sk = fd_tcp_sock((int)ctx->ret); /* the new fd is installed by now */
+	if (sk)
+		conn_start(sk, SLUICE_ROLE_SERVER, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+/* Runs in whatever context moves the socket to CLOSE, often softirq, so the
+ * current task means nothing here: no ignore/cgroup check, the socket being
+ * tracked is the filter, and the event carries the owner's tgid. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	struct sluice_ev_conn_close *e;
+	struct sock_state *st;
+
+	if (ctx->newstate != SL_TCP_CLOSE || ctx->protocol != SL_IPPROTO_TCP)
+		return 0;
+	st = bpf_map_lookup_elem(&socks, &key);
+	if (!st)
+		return 0;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (e) {
+		fill_header(&e->h, SLUICE_EV_CONN_CLOSE, sizeof(*e), st->tgid, 0);
+		e->conn_id = st->conn_id;
+		e->bytes_sent = st->bytes_sent;
+		e->bytes_recv = st->bytes_recv;
+		bpf_ringbuf_submit(e, rb_flags());
+	} else {
+		count_loss(SLUICE_LOSS_RB_CONN, 1);
+	}
+	bpf_map_delete_elem(&socks, &key);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,140 @@
+/* Maps, load-time tunables and the small helpers every program shares:
+ * the "is this task traced" gate, loss counting and ring-buffer wakeup
+ * policy. Included once, by sluice.bpf.c. */
+#ifndef SLUICE_MAPS_BPF_H
+#define SLUICE_MAPS_BPF_H
+
+/* Set by the loader before load (rodata): the verifier sees them as
+ * constants, so a disabled feature costs nothing at run time. */
+const volatile __u32 capture_bytes = SLUICE_CAPTURE_DEFAULT;
+const volatile bool filter_cgroup = false;
+const volatile __u64 wakeup_bytes = 0;
+
+/* Seeded by the loader with CLOCK_BOOTTIME ns before load, so ids handed
+ * out by an earlier instance of the object are never reused. */
+__u64 next_conn_id = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* the loader resizes it */
+} rb SEC(".maps");
+
+/* The loader and the processor: tracing them would feed sluice its own
+ * traffic back. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignore_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_LOSS_KERNEL_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} loss_counters SEC(".maps");
+
+/* What a data/connect syscall's enter handler leaves for its exit handler. */
+enum call_kind { CALL_BUF = 0, CALL_IOV = 1, CALL_NOCOPY = 2, CALL_CONNECT = 3 };
+
+struct call_args {
+	__u64 sk;
+	__u64 buf;    /* user buffer (CALL_BUF) or iovec array (CALL_IOV) */
+	__u32 iovcnt; /* CALL_IOV only */
+	__u8 kind;    /* enum call_kind */
+	__u8 syscall; /* enum sluice_syscall */
+	__u8 dir;     /* enum sluice_direction */
+	__u8 pad;
+};
+
+/* Keyed by tid: a thread has at most one syscall in flight. LRU because a
+ * thread killed mid-syscall never reaches sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+/* Per TCP socket, keyed by the struct sock pointer: survives dup() and fd
+ * reuse, and the close tracepoint only knows the sock. LRU so that sockets
+ * whose close we miss cannot fill it. */
+struct sock_state {
+	__u64 conn_id;
+	__u64 bytes_sent; /* next stream position, egress */
+	__u64 bytes_recv; /* next stream position, ingress */
+	__u32 tgid;
+	__u8 role;
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sock_state);
+} socks SEC(".maps");
+
+/* Scratch for variable-size data records. Twice the cap so that "offset <
+ * CAP, length <= CAP" is provably in bounds for the verifier. That is over
+ * the 32 KiB per-CPU value limit, so this is a plain array with one slot per
+ * CPU (the loader sizes it to the possible CPUs), indexed by CPU id. */
+struct data_scratch {
+	__u8 raw[sizeof(struct sluice_ev_data) + 2 * SLUICE_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the loader resizes it */
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count_loss(__u32 kind, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&loss_counters, &kind);
+
+	if (v)
+		*v += n; /* per-CPU: no atomics needed */
+}
+
+/* Wake the reader only once a batch worth of data waits; it polls with a
+ * short timeout anyway, so a wakeup per event would only burn CPU. */
+static __always_inline __u64 rb_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* The gate at the top of every task-context program. */
+static __always_inline bool task_traced(__u32 tgid)
+{
+	if (bpf_map_lookup_elem(&ignore_tgids, &tgid))
+		return false;
+	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return false;
+	return true;
+}
+
+static __always_inline void fill_header(struct sluice_ev_header *h, __u16 type, __u32 size,
+					__u32 tgid, __u32 tid)
+{
+	h->type = type;
+	h->flags = 0;
+	h->size = size;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->tgid = tgid;
+	h->tid = tid;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* Processes: EXEC (who runs what, in which pid namespace and cgroup) and
+ * EXIT of a thread-group leader, so the processor can attribute
+ * connections and know when a pid is gone. */
+#ifndef SLUICE_PROC_BPF_H
+#define SLUICE_PROC_BPF_H
+
+/* The pid as the task's own pid namespace sees it, and that namespace's
+ * inode: thread_pid->numbers[level] is the innermost level. */
+static __always_inline void read_ns_pid(struct task_struct *task, struct sluice_ev_exec *e)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	if (bpf_probe_read_kernel(&up, sizeof(up),
+				  (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+					  (__u64)level * sizeof(struct upid))) {
+		count_loss(SLUICE_LOSS_READ_FAIL, 1);
+		return;
+	}
+	e->ns_pid = up.nr;
+	e->pidns_ino = BPF_CORE_READ(up.ns, ns.inum);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task = (void *)bpf_get_current_task();
+	unsigned int fname = ctx->__data_loc_filename & 0xffff;
+	struct sluice_ev_exec *e;
+
+	if (!task_traced(pid_tgid >> 32))
+		return 0;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		count_loss(SLUICE_LOSS_RB_PROC, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, SLUICE_EV_EXEC, sizeof(*e), pid_tgid >> 32, (__u32)pid_tgid);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->start_ns = BPF_CORE_READ(task, start_boottime);
+	read_ns_pid(task, e);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), (void *)ctx + fname) < 0)
+		count_loss(SLUICE_LOSS_READ_FAIL, 1);
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+/* Only the thread-group leader's exit ends the process for our purposes. */
+SEC("tracepoint/sched/sched_process_exit")
+int sched_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct sluice_ev_exit *e;
+
+	(void)ctx; /* its layout changed across kernels; current is the exiting task */
+	if ((__u32)pid_tgid != pid_tgid >> 32 || !task_traced(pid_tgid >> 32))
+		return 0;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		count_loss(SLUICE_LOSS_RB_PROC, 1);
+		return 0;
+	}
+	fill_header(&e->h, SLUICE_EV_EXIT, sizeof(*e), pid_tgid >> 32, (__u32)pid_tgid);
+	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->pad = 0;
+	e->start_ns = BPF_CORE_READ(task, start_boottime);
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+#endif
