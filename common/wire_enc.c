@@ -1,0 +1,153 @@
+/* Encoder side of contract 2 (common/wire.h): ring-buffer records to msgpack
+ * events, and the fixed 11-byte ack. Linked by the loader (privileged), so it
+ * validates every record completely before writing a single byte. */
+#include "common/wire.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <msgpack.h>
+
+#include "common/events.h"
+
+const uint8_t wire_event_items[7] = {
+	[SLUICE_EV_EXEC] = 4 + 8,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
+	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 2,
+};
+
+/* Exact record size per type the kernel emits (DATA: without payload). */
+static const size_t rec_size[SLUICE_EV_MAX + 1] = {
+	[SLUICE_EV_EXEC] = sizeof(struct sluice_ev_exec),
+	[SLUICE_EV_EXIT] = sizeof(struct sluice_ev_exit),
+	[SLUICE_EV_CONN_OPEN] = sizeof(struct sluice_ev_conn_open),
+	[SLUICE_EV_CONN_CLOSE] = sizeof(struct sluice_ev_conn_close),
+	[SLUICE_EV_DATA] = sizeof(struct sluice_ev_data),
+};
+
+union record {
+	struct sluice_ev_header h;
+	struct sluice_ev_exec exec;
+	struct sluice_ev_exit exit;
+	struct sluice_ev_conn_open open;
+	struct sluice_ev_conn_close close;
+	struct sluice_ev_data data;
+};
+
+/* msgpack-c picks the shortest encoding for any width, so one helper does. */
+static void u(msgpack_packer *pk, uint64_t v)
+{
+	msgpack_pack_uint64(pk, v);
+}
+
+static void str(msgpack_packer *pk, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void bin(msgpack_packer *pk, const void *p, size_t n)
+{
+	msgpack_pack_bin(pk, n);
+	msgpack_pack_bin_body(pk, p, n);
+}
+
+static void head(msgpack_packer *pk, uint16_t type, uint64_t ts, uint32_t tgid, uint32_t tid)
+{
+	msgpack_pack_array(pk, wire_event_items[type]);
+	u(pk, type);
+	u(pk, ts);
+	u(pk, tgid);
+	u(pk, tid);
+}
+
+static void pack(msgpack_packer *pk, const union record *r, const uint8_t *payload)
+{
+	size_t alen;
+
+	head(pk, r->h.type, r->h.ts_ns, r->h.tgid, r->h.tid);
+	switch (r->h.type) {
+	case SLUICE_EV_EXEC:
+		u(pk, r->exec.ppid); u(pk, r->exec.uid); u(pk, r->exec.cgroup_id);
+		u(pk, r->exec.pidns_ino); u(pk, r->exec.ns_pid); u(pk, r->exec.start_ns);
+		str(pk, r->exec.comm, sizeof(r->exec.comm));
+		str(pk, r->exec.exe, sizeof(r->exec.exe));
+		break;
+	case SLUICE_EV_EXIT:
+		msgpack_pack_int32(pk, r->exit.exit_code);
+		u(pk, r->exit.start_ns);
+		break;
+	case SLUICE_EV_CONN_OPEN:
+		alen = r->open.family == AF_INET ? 4 : 16;
+		u(pk, r->open.conn_id); u(pk, r->open.role); u(pk, r->open.family);
+		bin(pk, r->open.laddr, alen); u(pk, r->open.lport);
+		bin(pk, r->open.raddr, alen); u(pk, r->open.rport);
+		u(pk, r->open.netns);
+		str(pk, r->open.comm, sizeof(r->open.comm));
+		break;
+	case SLUICE_EV_CONN_CLOSE:
+		u(pk, r->close.conn_id); u(pk, r->close.bytes_sent); u(pk, r->close.bytes_recv);
+		break;
+	case SLUICE_EV_DATA:
+		u(pk, r->data.conn_id); u(pk, r->data.direction); u(pk, r->data.syscall);
+		u(pk, r->data.pos); u(pk, r->data.full_len);
+		bin(pk, payload, r->data.cap_len);
+		break;
+	}
+}
+
+int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
+{
+	union record r; /* a copy: the caller's buffer may be unaligned */
+	size_t want;
+
+	if (len < sizeof(r.h))
+		return -EINVAL;
+	memcpy(&r.h, rec, sizeof(r.h));
+	if (r.h.type > SLUICE_EV_MAX || !(want = rec_size[r.h.type]) || len < want ||
+	    r.h.size != len)
+		return -EINVAL;
+	memcpy(&r, rec, want);
+	if (r.h.type == SLUICE_EV_DATA) {
+		if (r.data.cap_len > r.data.full_len || r.data.cap_len > SLUICE_CAPTURE_MAX)
+			return -EINVAL;
+		want += r.data.cap_len;
+	}
+	if (len != want ||
+	    (r.h.type == SLUICE_EV_CONN_OPEN && r.open.family != AF_INET &&
+	     r.open.family != AF_INET6))
+		return -EINVAL;
+	pack(pk, &r, (const uint8_t *)rec + sizeof(r.data));
+	return 0;
+}
+
+void wire_pack_loss(struct msgpack_packer *pk, uint64_t ts_ns, uint32_t kind, uint64_t total)
+{
+	head(pk, SLUICE_EV_LOSS, ts_ns, 0, 0);
+	u(pk, kind);
+	u(pk, total);
+}
+
+void wire_ack_encode(uint8_t out[WIRE_ACK_LEN], uint64_t seq)
+{
+	out[0] = 0x92;
+	out[1] = WIRE_VERSION;
+	out[2] = 0xcf;
+	for (int i = 0; i < 8; i++)
+		out[3 + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+int wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *seq)
+{
+	uint64_t v = 0;
+
+	if (!buf || len != WIRE_ACK_LEN || buf[0] != 0x92 || buf[1] != WIRE_VERSION ||
+	    buf[2] != 0xcf)
+		return -EPROTO;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | buf[3 + i];
+	*seq = v;
+	return 0;
+}
