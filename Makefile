@@ -77,6 +77,11 @@ $(B)/sluicectl: $(CTL_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(CTL_SRC) -o $@ $(CTL_LIBS)
 
+# Debugging stand-in for the processor: dials the loader, prints events, acks.
+$(B)/wire-dump: tests/tools/wire_dump.c common/wire_enc.c $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+
 # Unit tests link the processor's library sources (and the loader's encoder)
 # and run twice: plain, and under ASan+UBSan.
 UNIT_SRC := $(PROC_LIB_SRC) common/wire_enc.c
