@@ -11,7 +11,8 @@ CLANG    ?= clang
 BPFTOOL  ?= bpftool
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror
-CPPFLAGS := -I. -I$(B) -D_GNU_SOURCE
+VERSION  := 0.1.0
+CPPFLAGS := -I. -I$(B) -D_GNU_SOURCE -DSLUICE_VERSION=\"$(VERSION)\"
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
@@ -27,7 +28,7 @@ endif
 # what `make audit` counts as privileged code.
 COMMON_LOADER := common/wire_enc.c common/log.c
 LOADER_SRC    := $(wildcard loader/*.c) $(COMMON_LOADER)
-PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c,$(wildcard processor/*.c)) common/log.c
+PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c,$(wildcard processor/*.c)) common/log.c common/wire_enc.c
 PROC_SRC      := processor/main.c $(PROC_LIB_SRC)
 CTL_SRC       := processor/sluicectl.c common/log.c
 BPF_SRC       := $(wildcard bpf/*.bpf.c)
@@ -38,7 +39,7 @@ UNIT_ASAN     := $(patsubst tests/unit/%.c,$(B)/tests-asan/%,$(wildcard tests/un
 
 LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lpthread
 PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lpthread -lm
-CTL_LIBS    := -lnng -lsqlite3
+CTL_LIBS    :=
 
 .PHONY: all deps run test unit integration audit bench fuzz clean
 all: deps $(B)/sluice-loader $(B)/sluice-processor $(B)/sluicectl
@@ -84,7 +85,7 @@ $(B)/wire-dump: tests/tools/wire_dump.c common/wire_enc.c $(HDRS) | $(B)
 
 # Unit tests link the processor's library sources (and the loader's encoder)
 # and run twice: plain, and under ASan+UBSan.
-UNIT_SRC := $(PROC_LIB_SRC) common/wire_enc.c
+UNIT_SRC := $(PROC_LIB_SRC)
 $(B)/tests/%: tests/unit/%.c $(UNIT_SRC) $(HDRS) tests/unit/harness.h | $(B)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(UNIT_SRC) -o $@ $(PROC_LIBS)

@@ -1,0 +1,66 @@
+/* Strict decoding of loader frames (Contract 2, common/wire.h) into
+ * wire_event values that point into the frame buffer (no copies). */
+#ifndef SLUICE_DECODE_H
+#define SLUICE_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wire_event {
+	uint8_t type; /* enum sluice_event_type */
+	uint64_t ts_ns;
+	uint32_t tgid, tid;
+	union {
+		struct {
+			uint32_t ppid, uid, pidns_ino, ns_pid;
+			uint64_t cgroup_id, start_ns;
+			const uint8_t *comm, *exe;
+			uint32_t comm_len, exe_len;
+		} exec;
+		struct {
+			int32_t code;
+			uint64_t start_ns;
+		} exit;
+		struct {
+			uint64_t conn_id;
+			uint8_t role, family;
+			uint16_t lport, rport;
+			uint32_t netns;
+			const uint8_t *laddr, *raddr; /* 4 or 16 bytes by family */
+			const uint8_t *comm;
+			uint32_t comm_len;
+		} open;
+		struct {
+			uint64_t conn_id, bytes_sent, bytes_recv;
+		} close;
+		struct {
+			uint64_t conn_id, pos;
+			uint8_t direction, syscall;
+			uint32_t full_len, cap_len;
+			const uint8_t *payload;
+		} data;
+		struct {
+			uint32_t kind;
+			uint64_t total;
+		} loss;
+	};
+};
+
+struct decode_stats {
+	uint64_t frames;        /* frames decoded (header valid) */
+	uint64_t bad_frames;    /* frames rejected whole: bad header or version */
+	uint64_t events;        /* events delivered */
+	uint64_t bad_events;    /* events skipped as malformed */
+	uint64_t replays;       /* frames skipped: seq already processed */
+};
+
+typedef void (*decode_event_fn)(void *ctx, const struct wire_event *ev);
+
+/* Decodes one frame; calls fn for each valid event in order. Returns the
+ * number of events delivered; -EPROTO when the frame header is invalid, or
+ * -EALREADY when its seq is <= done_seq (a replay): nothing is delivered
+ * then. *seq is set whenever the header is valid. */
+int decode_frame(const void *buf, size_t len, uint64_t done_seq, uint64_t *seq,
+		 decode_event_fn fn, void *ctx, struct decode_stats *st);
+
+#endif

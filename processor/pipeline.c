@@ -1,0 +1,122 @@
+/* One frame through the pipeline: decode -> per-event dispatch to the
+ * process cache and the connection table -> HTTP pairing -> output. */
+#include "processor/processor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "processor/procs.h"
+
+static void on_pair(void *ctx, const struct conn *c, const struct http1_pair *pair)
+{
+	struct processor *p = ctx;
+
+	output_pair(&p->out, c, pair, procs_name(c->tgid, c->comm));
+}
+
+static void on_open(struct processor *p, const struct wire_event *ev)
+{
+	struct conn *c = conntrack_open(p->ct, ev->open.conn_id, ev->ts_ns, ev->tgid, ev->open.role);
+	size_t alen = ev->open.family == AF_INET ? 4 : 16;
+
+	c->family = ev->open.family;
+	c->lport = ev->open.lport;
+	c->rport = ev->open.rport;
+	memcpy(c->laddr, ev->open.laddr, alen);
+	memcpy(c->raddr, ev->open.raddr, alen);
+	memcpy(c->comm, ev->open.comm, ev->open.comm_len < 15 ? ev->open.comm_len : 15);
+}
+
+static void on_data(struct processor *p, const struct wire_event *ev)
+{
+	struct conn *c = conntrack_get(p->ct, ev->data.conn_id, ev->ts_ns, ev->tgid);
+	bool egress = ev->data.direction == SLUICE_DIR_EGRESS;
+
+	if (egress)
+		c->bytes_sent += ev->data.full_len;
+	else
+		c->bytes_recv += ev->data.full_len;
+	http1_data(c->http, egress, ev->ts_ns, ev->data.pos, ev->data.full_len,
+		   ev->data.payload, ev->data.cap_len);
+}
+
+static void on_event(void *ctx, const struct wire_event *ev)
+{
+	struct processor *p = ctx;
+
+	p->by_type[ev->type]++;
+	switch (ev->type) {
+	case SLUICE_EV_EXEC:
+		procs_exec(ev->tgid, ev->exec.exe, ev->exec.exe_len);
+		break;
+	case SLUICE_EV_CONN_OPEN:
+		on_open(p, ev);
+		break;
+	case SLUICE_EV_CONN_CLOSE:
+		conntrack_close(p->ct, ev->close.conn_id, ev->ts_ns);
+		break;
+	case SLUICE_EV_DATA:
+		on_data(p, ev);
+		break;
+	case SLUICE_EV_LOSS:
+		/* totals: a replayed or reordered report never lowers them */
+		if (ev->loss.total > p->loss[ev->loss.kind])
+			p->loss[ev->loss.kind] = ev->loss.total;
+		break;
+	default: /* EXIT: process lifetimes matter to the store, not to pairing */
+		break;
+	}
+}
+
+int processor_init(struct processor *p, uint32_t max_conns)
+{
+	memset(p, 0, sizeof(*p));
+	p->ct = conntrack_new(max_conns, on_pair, p);
+	return p->ct ? 0 : -ENOMEM;
+}
+
+void processor_fini(struct processor *p)
+{
+	conntrack_free(p->ct);
+	p->ct = NULL;
+}
+
+int processor_frame(struct processor *p, const void *buf, size_t len)
+{
+	uint64_t seq;
+	int n = decode_frame(buf, len, p->done_seq, &seq, on_event, p, &p->dec);
+
+	if (n >= 0)
+		p->done_seq = seq;
+	return n;
+}
+
+static const char *const loss_names[SLUICE_LOSS_MAX] = {
+	"ringbuf_data", "ringbuf_conn", "ringbuf_proc", "map_full", "read_fail",
+	"truncated_bytes", "spool_batches", "spool_events", "bad_records",
+};
+
+void processor_status_json(const struct processor *p, FILE *f)
+{
+	const struct conntrack_stats *cs = conntrack_stats(p->ct);
+	const struct http1_stats *hs = conntrack_http_stats(p->ct);
+
+	fprintf(f, "{\"done_seq\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"bad_frames\":%" PRIu64
+		   ",\"replayed_frames\":%" PRIu64 ",\"events\":%" PRIu64
+		   ",\"bad_events\":%" PRIu64 ",\"pairs\":%" PRIu64,
+		p->done_seq, p->dec.frames, p->dec.bad_frames, p->dec.replays, p->dec.events,
+		p->dec.bad_events, p->out.pairs);
+	fprintf(f, ",\"http\":{\"complete\":%" PRIu64 ",\"incomplete\":%" PRIu64
+		   ",\"resyncs\":%" PRIu64 ",\"orphan_responses\":%" PRIu64
+		   ",\"pending_overflow\":%" PRIu64 ",\"not_http\":%" PRIu64 "}",
+		hs->pairs, hs->incomplete, hs->resyncs, hs->orphan_responses,
+		hs->pending_overflow, hs->not_http);
+	fprintf(f, ",\"conns\":{\"live\":%" PRIu64 ",\"opened\":%" PRIu64 ",\"closed\":%" PRIu64
+		   ",\"evicted\":%" PRIu64 ",\"unknown\":%" PRIu64 "},\"loss\":{",
+		cs->live, cs->opened, cs->closed, cs->evicted, cs->unknown);
+	for (int i = 0; i < SLUICE_LOSS_MAX; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", loss_names[i], p->loss[i]);
+	fputs("}}\n", f);
+}

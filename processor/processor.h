@@ -1,0 +1,29 @@
+/* The processor's pipeline state and its steps, shared by main.c and tests:
+ * a frame goes in, pairs come out through `output`. */
+#ifndef SLUICE_PROCESSOR_H
+#define SLUICE_PROCESSOR_H
+
+#include <stdint.h>
+
+#include "common/events.h"
+#include "processor/conntrack.h"
+#include "processor/decode.h"
+#include "processor/output.h"
+
+struct processor {
+	struct conntrack *ct;
+	struct output out;
+	struct decode_stats dec;
+	uint64_t done_seq;                 /* last frame fully processed */
+	uint64_t loss[SLUICE_LOSS_MAX];    /* totals reported by the loader */
+	uint64_t by_type[SLUICE_EV_MAX + 1]; /* events handled, per type */
+};
+
+int processor_init(struct processor *p, uint32_t max_conns);
+void processor_fini(struct processor *p);
+/* Handles one frame from the loader. Returns the decode_frame result. */
+int processor_frame(struct processor *p, const void *buf, size_t len);
+/* Writes the counters as one JSON object (for status files and sluicectl). */
+void processor_status_json(const struct processor *p, FILE *f);
+
+#endif

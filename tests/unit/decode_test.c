@@ -1,0 +1,248 @@
+/* Wire codec tests: records packed by the loader's encoder come out of the
+ * processor's strict decoder unchanged; hostile frames are counted, never
+ * trusted. */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/events.h"
+#include "common/wire.h"
+#include "processor/decode.h"
+#include "processor/mpack.h"
+#include "tests/unit/harness.h"
+
+struct sink {
+	struct wire_event ev[16];
+	uint8_t payload[16][64];
+	int n;
+};
+
+static void collect(void *ctx, const struct wire_event *ev)
+{
+	struct sink *s = ctx;
+
+	if (s->n < 16) {
+		s->ev[s->n] = *ev;
+		if (ev->type == SLUICE_EV_DATA)
+			memcpy(s->payload[s->n], ev->data.payload,
+			       ev->data.cap_len < 64 ? ev->data.cap_len : 64);
+		s->n++;
+	}
+}
+
+/* A frame as the loader builds it: header, explicit count, packed body. */
+static size_t frame(uint8_t *out, size_t cap, uint64_t seq, const msgpack_sbuffer *body,
+		    uint32_t count)
+{
+	size_t n = 0;
+
+	out[n++] = 0x93;
+	out[n++] = WIRE_VERSION;
+	out[n++] = 0xcf;
+	for (int i = 7; i >= 0; i--)
+		out[n++] = (uint8_t)(seq >> (8 * i));
+	out[n++] = 0xdd;
+	for (int i = 3; i >= 0; i--)
+		out[n++] = (uint8_t)(count >> (8 * i));
+	if (n + body->size > cap)
+		abort();
+	memcpy(out + n, body->data, body->size);
+	return n + body->size;
+}
+
+static struct sluice_ev_data *data_rec(const char *payload, uint64_t pos, size_t *len)
+{
+	size_t cap = strlen(payload);
+	struct sluice_ev_data *d = calloc(1, sizeof(*d) + cap);
+
+	d->h.type = SLUICE_EV_DATA;
+	d->h.size = (uint32_t)(sizeof(*d) + cap);
+	d->h.ts_ns = 123456789;
+	d->h.tgid = 42;
+	d->h.tid = 43;
+	d->conn_id = 7;
+	d->pos = pos;
+	d->full_len = (uint32_t)cap + 100;
+	d->cap_len = (uint32_t)cap;
+	d->direction = SLUICE_DIR_INGRESS;
+	d->syscall = SLUICE_SYS_READ;
+	memcpy(d->payload, payload, cap);
+	*len = d->h.size;
+	return d;
+}
+
+static void test_roundtrip_data_and_open(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct sluice_ev_conn_open o = { .h = { SLUICE_EV_CONN_OPEN, 0, sizeof(o), 5, 10, 11 } };
+	struct sink s = { 0 };
+	struct decode_stats st = { 0 };
+	uint8_t buf[4096];
+	uint64_t seq = 0;
+	size_t dlen, n;
+	struct sluice_ev_data *d = data_rec("GET / HTTP/1.1\r\n", 1000, &dlen);
+
+	o.conn_id = 7;
+	o.role = SLUICE_ROLE_SERVER;
+	o.family = AF_INET;
+	o.lport = 8080;
+	o.rport = 40000;
+	memcpy(o.laddr, "\x7f\0\0\x01", 4);
+	memcpy(o.raddr, "\x7f\0\0\x02", 4);
+	strcpy(o.comm, "nginx");
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	CHECK(wire_pack_record(&pk, &o, sizeof(o)) == 0);
+	CHECK(wire_pack_record(&pk, d, dlen) == 0);
+	n = frame(buf, sizeof(buf), 99, &sb, 2);
+	CHECK(decode_frame(buf, n, 0, &seq, collect, &s, &st) == 2);
+	CHECK_EQ_U(seq, 99);
+	REQUIRE(s.n == 2);
+	CHECK_EQ_U(s.ev[0].type, SLUICE_EV_CONN_OPEN);
+	CHECK_EQ_U(s.ev[0].open.lport, 8080);
+	CHECK_EQ_U(s.ev[0].open.rport, 40000);
+	CHECK(memcmp(s.ev[0].open.raddr, "\x7f\0\0\x02", 4) == 0);
+	CHECK_EQ_U(s.ev[0].open.comm_len, 5);
+	CHECK_EQ_U(s.ev[1].type, SLUICE_EV_DATA);
+	CHECK_EQ_U(s.ev[1].tgid, 42);
+	CHECK_EQ_U(s.ev[1].data.pos, 1000);
+	CHECK_EQ_U(s.ev[1].data.full_len, dlen - sizeof(*d) + 100);
+	CHECK(memcmp(s.payload[1], "GET / HTTP/1.1\r\n", 16) == 0);
+	/* the same frame again is a replay: counted, nothing delivered */
+	CHECK(decode_frame(buf, n, 99, &seq, collect, &s, &st) == -EALREADY);
+	CHECK_EQ_U(st.replays, 1);
+	CHECK_EQ_U(s.n, 2);
+	msgpack_sbuffer_destroy(&sb);
+	free(d);
+}
+
+static void test_encoder_rejects_bad_records(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t dlen;
+	struct sluice_ev_data *d = data_rec("abc", 0, &dlen);
+	struct sluice_ev_exit x = { .h = { SLUICE_EV_EXIT, 0, sizeof(x), 1, 2, 2 } };
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	CHECK(wire_pack_record(&pk, d, dlen - 1) < 0);          /* size disagrees */
+	d->cap_len = d->full_len + 1;
+	CHECK(wire_pack_record(&pk, d, dlen) < 0);              /* cap beyond moved */
+	x.h.type = 99;
+	CHECK(wire_pack_record(&pk, &x, sizeof(x)) < 0);        /* unknown type */
+	CHECK(wire_pack_record(&pk, &x, 3) < 0);                /* shorter than a header */
+	CHECK_EQ_U(sb.size, 0);
+	msgpack_sbuffer_destroy(&sb);
+	free(d);
+}
+
+static void test_ack_exact(void)
+{
+	uint8_t a[WIRE_ACK_LEN], bad[WIRE_ACK_LEN + 1];
+	uint64_t seq = 0;
+
+	wire_ack_encode(a, 0x0102030405060708ULL);
+	CHECK(wire_ack_decode(a, sizeof(a), &seq) == 0);
+	CHECK_EQ_U(seq, 0x0102030405060708ULL);
+	CHECK(wire_ack_decode(a, sizeof(a) - 1, &seq) < 0);
+	memcpy(bad, a, sizeof(a));
+	bad[WIRE_ACK_LEN] = 0;
+	CHECK(wire_ack_decode(bad, sizeof(bad), &seq) < 0);
+	a[1] = WIRE_VERSION + 1;
+	CHECK(wire_ack_decode(a, sizeof(a), &seq) < 0);
+}
+
+static void test_hostile_headers(void)
+{
+	struct sink s = { 0 };
+	struct decode_stats st = { 0 };
+	uint64_t seq;
+	/* [1, 5, array32 of 2^32-1 events] with nothing behind it */
+	static const uint8_t huge[] = { 0x93, 0x01, 0x05, 0xdd, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t wrongver[] = { 0x93, 0x02, 0x05, 0x90 };
+	static const uint8_t notarray[] = { 0xa3, 'a', 'b', 'c' };
+
+	CHECK(decode_frame(huge, sizeof(huge), 0, &seq, collect, &s, &st) == -EPROTO);
+	CHECK(decode_frame(wrongver, sizeof(wrongver), 0, &seq, collect, &s, &st) == -EPROTO);
+	CHECK(decode_frame(notarray, sizeof(notarray), 0, &seq, collect, &s, &st) == -EPROTO);
+	CHECK(decode_frame(notarray, 0, 0, &seq, collect, &s, &st) == -EPROTO);
+	CHECK_EQ_U(st.bad_frames, 4);
+	CHECK_EQ_U(s.n, 0);
+}
+
+/* A bad event between two good ones costs only itself. */
+static void test_bad_event_skipped(void)
+{
+	struct sink s = { 0 };
+	struct decode_stats st = { 0 };
+	uint64_t seq;
+	static const uint8_t f[] = {
+		0x93, 0x01, 0x07, 0x93,
+		0x97, 0x04, 0x01, 0x02, 0x03, 0x09, 0x10, 0x20, /* close: ok */
+		0x97, 0x04, 0x01, 0x02, 0x03, 0xa1, 'x', 0x10, 0x20, /* str where uint */
+		0x95, 0x02, 0x01, 0x02, 0x02, 0xff, /* exit: 4 + 2 items wanted */
+	};
+
+	CHECK(decode_frame(f, sizeof(f), 0, &seq, collect, &s, &st) == 1);
+	CHECK_EQ_U(st.bad_events, 2);
+	REQUIRE(s.n == 1);
+	CHECK_EQ_U(s.ev[0].close.conn_id, 9);
+	CHECK_EQ_U(s.ev[0].close.bytes_recv, 0x20);
+}
+
+/* Every truncation of a valid frame decodes to fewer events, never more, and
+ * never reads past the end (ASan checks the latter). */
+static void test_every_truncation(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t dlen, n;
+	uint8_t buf[512];
+	struct sluice_ev_data *d = data_rec("HTTP/1.1 200 OK\r\n", 0, &dlen);
+	int worst = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	wire_pack_record(&pk, d, dlen);
+	wire_pack_loss(&pk, 5, SLUICE_LOSS_RB_DATA, 3);
+	n = frame(buf, sizeof(buf), 1, &sb, 2);
+	for (size_t cut = 0; cut < n; cut++) {
+		struct sink s = { 0 };
+		struct decode_stats st = { 0 };
+		uint8_t *copy = malloc(cut ? cut : 1);
+		uint64_t seq;
+		int r;
+
+		memcpy(copy, buf, cut);
+		r = decode_frame(copy, cut, 0, &seq, collect, &s, &st);
+		if (r > worst)
+			worst = r;
+		free(copy);
+	}
+	CHECK(worst <= 1);
+	msgpack_sbuffer_destroy(&sb);
+	free(d);
+}
+
+static void test_mpack_skip_nested(void)
+{
+	struct mpack m;
+	/* [[1, "ab", {1: 2}], 0xc0] then a trailing byte */
+	static const uint8_t b[] = { 0x92, 0x93, 0x01, 0xa2, 'a', 'b', 0x81, 0x01, 0x02, 0xc0, 0x07 };
+	static const uint8_t lie[] = { 0xdd, 0x00, 0x10, 0x00, 0x00, 0x01 };
+
+	mpack_init(&m, b, sizeof(b));
+	CHECK(mpack_skip(&m));
+	CHECK(m.p == b + 10);
+	mpack_init(&m, lie, sizeof(lie));
+	CHECK(!mpack_skip(&m));
+	CHECK(m.err);
+}
+
+RUN_TESTS("decode", TEST(test_roundtrip_data_and_open), TEST(test_encoder_rejects_bad_records),
+	  TEST(test_ack_exact), TEST(test_hostile_headers), TEST(test_bad_event_skipped),
+	  TEST(test_every_truncation), TEST(test_mpack_skip_nested))
