@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <nng/protocol/pair1/pair.h>
@@ -55,6 +57,25 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 		probes_ignore(ipc->probes, (uint32_t)pid, ev == NNG_PIPE_EV_ADD_POST);
 }
 
+/* nng does not clear the socket file a killed loader left behind: remove it,
+ * unless something still accepts connections on it. */
+static void remove_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) || !S_ISSOCK(st.st_mode))
+		return;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno == ECONNREFUSED &&
+	    !unlink(path))
+		log_info("removed stale socket %s", path);
+	close(fd);
+}
+
 static int setup_socket(struct ipc *ipc)
 {
 	int rv;
@@ -86,13 +107,15 @@ int ipc_listen(struct ipc *ipc, const char *path, struct probes *probes)
 		log_warn("cannot create directory for %s: %s", path, strerror(-err));
 		return err;
 	}
+	remove_stale(path);
 	if ((err = setup_socket(ipc)))
 		return err;
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_listener_create(&l, ipc->sock, url)) ||
 	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660)) ||
 	    (rv = nng_listener_start(l, 0))) {
-		log_warn("cannot listen on %s: %s", url, nng_strerror(rv));
+		log_warn("cannot listen on %s: %s%s", url, nng_strerror(rv),
+			 rv == NNG_EADDRINUSE ? " (is another sluice-loader running?)" : "");
 		return rv == NNG_EADDRINUSE ? -EADDRINUSE : -EIO;
 	}
 	/* Mode 0660 + group sluice: the unprivileged processor may connect. */
