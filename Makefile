@@ -99,16 +99,16 @@ run: all
 	$(Q)scripts/run.sh
 
 test: all unit-build
-	$(Q)tests/run.sh
+	$(Q)B=$(B) tests/run.sh
 
 audit: all
-	$(Q)scripts/audit.sh
+	$(Q)B=$(B) scripts/audit.sh
 
 bench: all
-	$(Q)scripts/bench.sh
+	$(Q)B=$(B) scripts/bench.sh
 
 fuzz: all
-	$(Q)tests/fuzz/run.sh
+	$(Q)B=$(B) tests/fuzz/run.sh
 
 clean:
 	rm -rf $(B)

@@ -5,7 +5,7 @@
 # exit, whatever happened.
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-B=$TOP/build
+B=$TOP/${B:-build}
 T=$(mktemp -d /tmp/sluice-test.XXXXXX)
 chmod 0755 "$T" # servers drop to an unprivileged user and must read it
 SUITE=${SUITE:-$(basename "$0" .sh)}
