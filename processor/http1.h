@@ -14,6 +14,7 @@
 #define HTTP1_METHOD_MAX 16
 #define HTTP1_TARGET_MAX 256 /* path + query kept per request; longer is cut */
 #define HTTP1_PENDING_MAX 32 /* requests awaiting a response per connection */
+#define HTTP1_TRACEPARENT_MAX 56 /* W3C traceparent version 00 is 55 bytes */
 
 enum http1_role { HTTP1_ROLE_UNKNOWN = 0, HTTP1_ROLE_CLIENT = 1, HTTP1_ROLE_SERVER = 2 };
 
@@ -29,6 +30,9 @@ struct http1_pair {
 	uint64_t resp_body;    /* response body bytes */
 	bool complete;         /* both messages fully framed, no bytes lost */
 	uint8_t role;          /* enum http1_role the connection was decided to have */
+	char traceparent[HTTP1_TRACEPARENT_MAX]; /* the request's traceparent header,
+				* spaces removed, cut to 55 bytes; "" when none.
+				* Unvalidated: the exporter checks it. */
 };
 
 /* Counters a connection adds to; the caller aggregates them. */
@@ -52,7 +56,8 @@ void http1_init(struct http1_conn *c, enum http1_role role,
 		http1_emit_fn emit, void *ctx, struct http1_stats *stats);
 
 /* One chunk. egress: the traced process wrote it (else: read it).
- * pos: stream offset of its first byte; full_len bytes were moved and the
+ * pos: stream offset of its first byte, counted from the first byte sluice
+ * could see in that direction (0); full_len bytes were moved and the
  * first cap_len (<= full_len) of them are in buf. A pos beyond what was seen
  * so far, or cap_len < full_len, means bytes are missing: framing continues
  * by counts where lengths are known, otherwise the stream resynchronises at
@@ -64,5 +69,20 @@ void http1_data(struct http1_conn *c, bool egress, uint64_t ts_ns, uint64_t pos,
 /* The connection closed: a read-until-close response completes; requests
  * still waiting are emitted incomplete. */
 void http1_close(struct http1_conn *c, uint64_t ts_ns);
+
+/* Same, knowing each direction's total length in the stream positions'
+ * base (e.g. the close event's byte totals): bytes after the last chunk seen
+ * were lost, so a read-until-close response that misses its tail is
+ * incomplete rather than complete and short. */
+void http1_close_totals(struct http1_conn *c, uint64_t ts_ns, uint64_t egress_total,
+			uint64_t ingress_total);
+
+/* Continues a connection from state saved by copying http1_conn_size()
+ * bytes of another http1_conn (a checkpoint across a processor restart).
+ * The state holds no pointers; emit, ctx and stats are this process's.
+ * State that fails the range checks (a corrupt file) is not used: the
+ * connection starts afresh with its saved role, and false is returned. */
+bool http1_restore(struct http1_conn *c, const void *saved, http1_emit_fn emit, void *ctx,
+		   struct http1_stats *stats);
 
 #endif
