@@ -5,13 +5,17 @@ set -eu
 
 PKGS="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libnng-dev libmsgpack-dev libsqlite3-dev sqlite3 libsystemd-dev libseccomp-dev
-libcap-ng-dev libclang-rt-14-dev nginx wrk curl python3 iproute2 procps"
+libcap-ng-dev libclang-rt-14-dev nginx wrk curl python3 iproute2 procps
+libmicrohttpd-dev libcurl4-openssl-dev prometheus nodejs"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# Debian's nodejs comes without npm (a package of its own); NodeSource's
+# nodejs bundles it and conflicts with Debian's npm: ask only when missing.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
