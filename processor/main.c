@@ -1,7 +1,8 @@
 /* sluice-processor: receives event batches from the loader, pairs HTTP/1.x
  * requests and responses, and writes them out. Runs unprivileged.
- * Life: parse flags -> set up (state, output, socket) -> loop (receive,
- * process, ack) -> stop (record the last processed seq) -> exit. */
+ * Life: parse flags and the config file -> set up (state, output, exporters,
+ * socket) -> loop (receive, process, ack) -> stop (record the last processed
+ * seq, flush exporters) -> exit. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,6 +18,8 @@
 
 #include "common/log.h"
 #include "common/wire.h"
+#include "processor/config.h"
+#include "processor/export.h"
 #include "processor/processor.h"
 
 #define DEFAULT_SOCKET "/run/sluice/loader.sock"
@@ -30,6 +33,8 @@ struct opts {
 	const char *state;   /* where the last processed seq survives a restart */
 	uint32_t max_conns;
 	int quiet;           /* no human lines on stdout */
+	const char *config;  /* config file named by --config; NULL: the default */
+	const char *metrics_listen, *otlp_endpoint; /* override the file's [export] */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -50,6 +55,9 @@ static void usage(FILE *f)
 		"  --status PATH     rewrite a JSON status file every second\n"
 		"  --state PATH      keep the last processed batch seq here across restarts\n"
 		"  --max-conns N     connections tracked at once (default %d)\n"
+		"  --config PATH     config file (default " CONFIG_DEFAULT_PATH "; flags win)\n"
+		"  --metrics-listen HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464, 'none': off)\n"
+		"  --otlp-endpoint URL  send OTLP/HTTP traces and metrics to URL/v1/... (default: off)\n"
 		"  --verbose         debug logging\n"
 		"  --version, --help\n",
 		DEFAULT_MAX_CONNS);
@@ -74,11 +82,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, 0, 'q' },        { "status", required_argument, 0, 'S' },
 		{ "state", required_argument, 0, 't' },  { "max-conns", required_argument, 0, 'm' },
 		{ "verbose", no_argument, 0, 'v' },      { "version", no_argument, 0, 'V' },
-		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' },         { "config", required_argument, 0, 'c' },
+		{ "metrics-listen", required_argument, 0, 'M' },
+		{ "otlp-endpoint", required_argument, 0, 'O' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .socket = DEFAULT_SOCKET, .max_conns = DEFAULT_MAX_CONNS };
+	*o = (struct opts){ 0 }; /* unset: the config file or the defaults decide */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
@@ -88,6 +98,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->state = optarg; break;
 		case 'm': o->max_conns = parse_count("--max-conns", optarg, 16, 1u << 24); break;
 		case 'v': log_verbose = 1; break;
+		case 'c': o->config = optarg; break;
+		case 'M': o->metrics_listen = optarg; break;
+		case 'O': o->otlp_endpoint = optarg; break;
 		case 'V': puts("sluice-processor " SLUICE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -95,6 +108,31 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		fatal("unexpected argument '%s' (see --help)", argv[optind]);
+}
+
+/* The config file, flags over it, defaults under both. Any error in either
+ * and the processor does not start: a guess could export the wrong thing. */
+static void load_config(struct opts *o, struct config *cfg)
+{
+	const char *path = o->config ? o->config : CONFIG_DEFAULT_PATH;
+
+	config_load(cfg, path, o->config != NULL);
+	if (o->metrics_listen)
+		config_set(cfg, "export", "metrics_listen", o->metrics_listen, "--metrics-listen");
+	if (o->otlp_endpoint)
+		config_set(cfg, "export", "otlp_endpoint", o->otlp_endpoint, "--otlp-endpoint");
+	if (cfg->nerrors) {
+		fputs(cfg->errors, stderr);
+		fatal("invalid configuration (%d error%s above): not starting", cfg->nerrors,
+		      cfg->nerrors > 1 ? "s" : "");
+	}
+	o->socket = o->socket ? o->socket : cfg->socket ? cfg->socket : DEFAULT_SOCKET;
+	o->jsonl = o->jsonl ? o->jsonl : cfg->jsonl;
+	o->status = o->status ? o->status : cfg->status;
+	o->state = o->state ? o->state : cfg->state;
+	o->max_conns = o->max_conns ? o->max_conns : cfg->max_conns ? cfg->max_conns : DEFAULT_MAX_CONNS;
+	o->quiet = o->quiet || cfg->quiet;
+	log_verbose = log_verbose || cfg->verbose;
 	if (strlen(o->socket) > 100)
 		fatal("--socket: path longer than 100 bytes");
 }
@@ -221,6 +259,7 @@ static void run_loop(struct processor *p, nng_socket s, const struct opts *o)
 			fflush(NULL);
 			if (o->status)
 				write_atomic(o->status, status_write, p);
+			export_health(p->exp, p);
 			next_status = now_ns(CLOCK_MONOTONIC) + STATUS_EVERY_NS;
 		}
 	}
@@ -230,10 +269,13 @@ int main(int argc, char **argv)
 {
 	struct processor p;
 	struct opts o;
+	struct config cfg;
+	char err[512];
 	nng_socket s;
 
 	log_init("sluice-processor");
 	parse_opts(argc, argv, &o);
+	load_config(&o, &cfg);
 	if (processor_init(&p, o.max_conns) < 0)
 		fatal("cannot allocate a table for %u connections", o.max_conns);
 	p.done_seq = state_load(o.state);
@@ -245,6 +287,8 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (!(p.exp = export_start(&cfg, err, sizeof(err))))
+		fatal("%s", err);
 	s = dial_loader(o.socket);
 
 	run_loop(&p, s, &o);
@@ -253,11 +297,14 @@ int main(int argc, char **argv)
 		write_atomic(o.state, state_write, &p.done_seq);
 	if (o.status)
 		write_atomic(o.status, status_write, &p);
+	export_stop(p.exp, &p);
+	p.exp = NULL;
 	log_info("stopped after seq %" PRIu64 ": %" PRIu64 " frames, %" PRIu64 " events, %" PRIu64
 		 " pairs", p.done_seq, p.dec.frames, p.dec.events, p.out.pairs);
 	nng_close(s);
 	if (p.out.jsonl && p.out.jsonl != stdout)
 		fclose(p.out.jsonl);
 	processor_fini(&p);
+	config_free(&cfg);
 	return 0;
 }

@@ -7,13 +7,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "processor/export.h"
 #include "processor/procs.h"
 
 static void on_pair(void *ctx, const struct conn *c, const struct http1_pair *pair)
 {
 	struct processor *p = ctx;
+	const char *name = procs_name(c->tgid, c->comm);
 
-	output_pair(&p->out, c, pair, procs_name(c->tgid, c->comm));
+	output_pair(&p->out, c, pair, name);
+	if (p->exp)
+		export_pair(p->exp, c, pair, name, p->out.boot_to_unix_ns);
 }
 
 static void on_open(struct processor *p, const struct wire_event *ev)

@@ -10,6 +10,8 @@
 #include "processor/decode.h"
 #include "processor/output.h"
 
+struct export;
+
 struct processor {
 	struct conntrack *ct;
 	struct output out;
@@ -17,6 +19,7 @@ struct processor {
 	uint64_t done_seq;                 /* last frame fully processed */
 	uint64_t loss[SLUICE_LOSS_MAX];    /* totals reported by the loader */
 	uint64_t by_type[SLUICE_EV_MAX + 1]; /* events handled, per type */
+	struct export *exp;                /* metrics and OTLP (export.h); NULL: none */
 };
 
 int processor_init(struct processor *p, uint32_t max_conns);
