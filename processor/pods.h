@@ -1,0 +1,49 @@
+/* Pod metadata (name, namespace, owner, node, QoS) from a pod list file:
+ * the JSON that `kubectl get pods -o json` prints (a PodList, or a single
+ * Pod). Parsing is bounded (size, nesting, count) and all-or-nothing: a file
+ * that does not parse leaves the previous list in force. The file is
+ * re-read when its size, mtime or inode changes. */
+#ifndef SLUICE_PODS_H
+#define SLUICE_PODS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PODS_FILE_MAX (64u << 20) /* larger files are refused */
+#define PODS_MAX 65536            /* pods kept from one file */
+#define PODS_DEPTH_MAX 64         /* JSON nesting */
+#define PODS_FIELD_MAX 256        /* Kubernetes names are at most 253 bytes */
+
+struct pod_meta {
+	char uid[PODS_FIELD_MAX];
+	char name[PODS_FIELD_MAX];
+	char namespace[PODS_FIELD_MAX];
+	char owner_kind[PODS_FIELD_MAX];
+	char owner_name[PODS_FIELD_MAX];
+	char node[PODS_FIELD_MAX];
+	char qos[16];                 /* guaranteed, burstable, besteffort; "" unknown */
+};
+
+/* Parses a PodList or Pod. On success *out holds the pods that have a
+ * metadata.uid (free() it) and the count is returned; on error returns
+ * -EINVAL (not JSON, or not a pod list) or -E2BIG (a bound was exceeded)
+ * and writes a short reason into err. */
+int pods_parse_json(const char *buf, size_t len, struct pod_meta **out, char *err, size_t errlen);
+
+struct pods_file {
+	const char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+	int seen;                 /* 1 once a version of the file was looked at */
+};
+
+/* Re-reads the file if it changed since the last call. Returns the number
+ * of pods (and *out, to free) when it was (re)loaded, 0 when unchanged, or
+ * a negative errno when it changed but could not be used (logged once per
+ * change, with the reason). */
+int pods_file_poll(struct pods_file *pf, struct pod_meta **out);
+
+#endif
