@@ -51,6 +51,8 @@ static void utoa(char out[12], uint32_t n)
 	out[j] = 0;
 }
 
+_Static_assert((int)HTTP1_ROLE_SERVER == (int)SLUICE_ROLE_SERVER, "pair and connection roles agree");
+
 static void view_pair(struct export *e, const struct conn *c, const struct http1_pair *p,
 		      struct pair_view *v)
 {
