@@ -4,64 +4,32 @@
 #ifndef SLUICE_CONN_BPF_H
 #define SLUICE_CONN_BPF_H
 
-#define SL_AF_INET 2
-#define SL_AF_INET6 10
-#define SL_SOCK_STREAM 1
-#define SL_IPPROTO_TCP 6
-#define SL_TCP_CLOSE 7
-#define SL_EINPROGRESS 115
-#define SL_EEXIST 17
-#define SL_S_IFMT 00170000
-#define SL_S_IFSOCK 0140000
-
 /* fd -> struct sock of the current task, or NULL unless it is a TCP socket
- * over IPv4/IPv6. Everything else (files, pipes, ttys, unix sockets) stops
- * here, which keeps the per-call map and the ring buffer for TCP only. */
+ * over IPv4/IPv6, which keeps the per-call map and the ring buffer for TCP. */
 static __always_inline struct sock *fd_tcp_sock(int fd)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
 
 	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & SL_S_IFMT) != SL_S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	if (BPF_CORE_READ(sock, type) != SL_SOCK_STREAM)
-		return NULL;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != SL_AF_INET && family != SL_AF_INET6)
-		return NULL;
-	/* sk_protocol was a bitfield before 5.6: read it the portable way. */
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != SL_IPPROTO_TCP)
-		return NULL;
-	return sk;
+	return file_tcp_sock(file);
 }
 
 static __always_inline void read_addrs(struct sluice_ev_conn_open *e, struct sock *sk)
 {
 	struct sock_common *c = &sk->__sk_common;
 
-	e->family = BPF_CORE_READ(c, skc_family);
-	e->lport = BPF_CORE_READ(c, skc_num);
+	e->family = read_local(c, e->laddr, &e->lport, &e->netns);
 	e->rport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
-	e->netns = BPF_CORE_READ(c, skc_net.net, ns.inum);
-	if (e->family == SL_AF_INET) {
-		bpf_core_read(e->laddr, 4, &c->skc_rcv_saddr);
+	if (e->family == SL_AF_INET)
 		bpf_core_read(e->raddr, 4, &c->skc_daddr);
-	} else {
-		bpf_core_read(e->laddr, 16, &c->skc_v6_rcv_saddr);
+	else
 		bpf_core_read(e->raddr, 16, &c->skc_v6_daddr);
-	}
 }
 
 static __always_inline void emit_conn_open(struct sock *sk, const struct sock_state *st,
@@ -89,12 +57,15 @@ static __always_inline struct sock_state *conn_start(struct sock *sk, __u8 role,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 key = (__u64)sk;
-	struct sock_state st = {
-		.conn_id = __sync_fetch_and_add(&next_conn_id, 1),
-		.tgid = pid_tgid >> 32,
-		.role = role,
-	};
-	long err = bpf_map_update_elem(&socks, &key, &st, flags);
+	__u32 zero = 0;
+	__u64 *next = bpf_map_lookup_elem(&conn_ids, &zero);
+	struct sock_state st = { .tgid = pid_tgid >> 32, .role = role };
+	long err;
+
+	if (!next)
+		return NULL;
+	st.conn_id = __sync_fetch_and_add(next, 1);
+	err = bpf_map_update_elem(&socks, &key, &st, flags);
 
 	if (err) {
 		if (err != -SL_EEXIST)
@@ -178,9 +149,33 @@ int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 	return on_accept_exit(ctx);
 }
 
-/* Runs in whatever context moves the socket to CLOSE, often softirq, so the
- * current task means nothing here: no ignore/cgroup check, the socket being
- * tracked is the filter, and the event carries the owner's tgid. */
+/* CLOSE -> LISTEN (listen()) and LISTEN -> CLOSE (close() of the listening
+ * socket) both run in the owning task's context, so the usual gate applies. */
+static __always_inline int on_listen(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sock_common *c = (void *)ctx->skaddr;
+	struct sluice_ev_listen *e;
+
+	if (!task_traced(pid_tgid >> 32))
+		return 0;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		count_loss(SLUICE_LOSS_RB_PROC, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, SLUICE_EV_LISTEN, sizeof(*e), pid_tgid >> 32, (__u32)pid_tgid);
+	e->listening = ctx->newstate == SL_TCP_LISTEN;
+	e->family = read_local(c, e->addr, &e->port, &e->netns);
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+/* A connection's close runs in whatever context moves the socket to CLOSE,
+ * often softirq, so the current task means nothing there: no ignore/cgroup
+ * check, the socket being tracked is the filter, and the event carries the
+ * owner's tgid. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -188,7 +183,11 @@ int sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	struct sluice_ev_conn_close *e;
 	struct sock_state *st;
 
-	if (ctx->newstate != SL_TCP_CLOSE || ctx->protocol != SL_IPPROTO_TCP)
+	if (ctx->protocol != SL_IPPROTO_TCP)
+		return 0;
+	if (ctx->newstate == SL_TCP_LISTEN || ctx->oldstate == SL_TCP_LISTEN)
+		return on_listen(ctx);
+	if (ctx->newstate != SL_TCP_CLOSE)
 		return 0;
 	st = bpf_map_lookup_elem(&socks, &key);
 	if (!st)

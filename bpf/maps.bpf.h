@@ -10,9 +10,15 @@ const volatile __u32 capture_bytes = SLUICE_CAPTURE_DEFAULT;
 const volatile bool filter_cgroup = false;
 const volatile __u64 wakeup_bytes = 0;
 
-/* Seeded by the loader with CLOCK_BOOTTIME ns before load, so ids handed
- * out by an earlier instance of the object are never reused. */
-__u64 next_conn_id = 0;
+/* The next conn_id, in a map of its own rather than .bss so that it is
+ * pinned and survives a loader restart or a program upgrade: ids are never
+ * reused. A new map is seeded by the loader with CLOCK_BOOTTIME ns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -4,22 +4,23 @@
 #ifndef SLUICE_PROC_BPF_H
 #define SLUICE_PROC_BPF_H
 
-/* The pid as the task's own pid namespace sees it, and that namespace's
- * inode: thread_pid->numbers[level] is the innermost level. */
-static __always_inline void read_ns_pid(struct task_struct *task, struct sluice_ev_exec *e)
+/* The first SLUICE_CMDLINE_LEN bytes of argv, NUL-separated as the process
+ * sees them: at sched_process_exec the new image's stack is in place. */
+static __always_inline void read_cmdline(struct task_struct *task, struct sluice_ev_exec *e)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid up = {};
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	__u64 start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+	__u64 n = end > start ? end - start : 0;
 
-	if (bpf_probe_read_kernel(&up, sizeof(up),
-				  (void *)pid + bpf_core_field_offset(struct pid, numbers) +
-					  (__u64)level * sizeof(struct upid))) {
-		count_loss(SLUICE_LOSS_READ_FAIL, 1);
+	if (n > SLUICE_CMDLINE_LEN)
+		n = SLUICE_CMDLINE_LEN;
+	barrier_var(n);
+	if (n > SLUICE_CMDLINE_LEN || !n)
 		return;
-	}
-	e->ns_pid = up.nr;
-	e->pidns_ino = BPF_CORE_READ(up.ns, ns.inum);
+	if (bpf_probe_read_user(e->cmdline, n, (void *)start))
+		count_loss(SLUICE_LOSS_READ_FAIL, 1);
+	else
+		e->cmdline_len = n;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
@@ -43,10 +44,12 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->start_ns = BPF_CORE_READ(task, start_boottime);
-	read_ns_pid(task, e);
+	if (read_ns_pid(task, &e->ns_pid, &e->pidns_ino))
+		count_loss(SLUICE_LOSS_READ_FAIL, 1);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), (void *)ctx + fname) < 0)
 		count_loss(SLUICE_LOSS_READ_FAIL, 1);
+	read_cmdline(task, e);
 	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "common/events.h"
 
+#include "bpf/kread.bpf.h"
 #include "bpf/maps.bpf.h"
 #include "bpf/conn.bpf.h"
 #include "bpf/data.bpf.h"

@@ -10,10 +10,11 @@
 #include <linux/types.h>
 #endif
 
-#define SLUICE_EVENT_VERSION 1
+#define SLUICE_EVENT_VERSION 2 /* 2: EXEC cmdline, LISTEN, SLUICE_FLAG_SNAPSHOT */
 
 #define SLUICE_COMM_LEN 16
 #define SLUICE_EXE_LEN 256
+#define SLUICE_CMDLINE_LEN 256 /* first bytes of argv, NUL-separated as in memory */
 /* Largest payload one data record can carry; the run-time cap
  * (--capture-bytes) is at most this. A power of two: BPF masks with it. */
 #define SLUICE_CAPTURE_MAX 16384
@@ -26,8 +27,12 @@ enum sluice_event_type {
 	SLUICE_EV_CONN_CLOSE = 4,
 	SLUICE_EV_DATA = 5,
 	SLUICE_EV_LOSS = 6, /* built by the loader, never by BPF */
-	SLUICE_EV_MAX = 6,
+	SLUICE_EV_LISTEN = 7, /* a TCP socket started or stopped listening */
+	SLUICE_EV_MAX = 7,
 };
+
+/* sluice_ev_header.flags */
+#define SLUICE_FLAG_SNAPSHOT 1 /* EXEC/LISTEN describing state found at loader start */
 
 enum sluice_role {
 	SLUICE_ROLE_UNKNOWN = 0, /* socket first seen mid-life (existed before sluice) */
@@ -57,7 +62,7 @@ enum sluice_loss_kind {
 	SLUICE_LOSS_READ_FAIL = 4, /* bpf_probe_read_* of user/kernel memory failed */
 	SLUICE_LOSS_TRUNC_BYTES = 5, /* bytes beyond the capture cap (not a loss of events) */
 	SLUICE_LOSS_KERNEL_MAX = 6,
-	SLUICE_LOSS_SPOOL_FULL = 6, /* loader: batches dropped because the spool was full */
+	SLUICE_LOSS_SPOOL_FULL = 6, /* loader: batches dropped (spool full, or unacked at exit) */
 	SLUICE_LOSS_SPOOL_EVENTS = 7, /* loader: events inside those batches */
 	SLUICE_LOSS_BAD_RECORD = 8, /* loader: ring-buffer record with wrong size/type */
 	SLUICE_LOSS_MAX = 9,
@@ -84,6 +89,9 @@ struct sluice_ev_exec {
 	__u64 start_ns; /* task start_boottime: pid + start_ns is a process's identity */
 	char comm[SLUICE_COMM_LEN];
 	char exe[SLUICE_EXE_LEN];
+	__u32 cmdline_len; /* bytes of cmdline[] that are valid */
+	__u32 pad;
+	char cmdline[SLUICE_CMDLINE_LEN];
 };
 
 struct sluice_ev_exit {
@@ -128,8 +136,18 @@ struct sluice_ev_data {
 	__u8 payload[]; /* cap_len bytes */
 };
 
+struct sluice_ev_listen {
+	struct sluice_ev_header h;
+	__u8 family;    /* AF_INET or AF_INET6 */
+	__u8 listening; /* 1: listen() started, 0: the listening socket closed */
+	__u16 port;     /* host byte order */
+	__u32 netns;
+	__u8 addr[16];  /* local address; v4 in the first 4 bytes */
+};
+
 _Static_assert(sizeof(struct sluice_ev_header) == 24, "header layout");
-_Static_assert(sizeof(struct sluice_ev_exec) == 24 + 32 + 16 + 256, "exec layout");
+_Static_assert(sizeof(struct sluice_ev_exec) == 24 + 32 + 16 + 256 + 8 + 256, "exec layout");
+_Static_assert(sizeof(struct sluice_ev_listen) == 48, "listen layout");
 _Static_assert(sizeof(struct sluice_ev_exit) == 40, "exit layout");
 _Static_assert(sizeof(struct sluice_ev_conn_open) == 24 + 24 + 32 + 16, "conn_open layout");
 _Static_assert(sizeof(struct sluice_ev_conn_close) == 48, "conn_close layout");

@@ -11,9 +11,15 @@
 
 #include "common/events.h"
 
-const uint8_t wire_event_items[7] = {
+const uint8_t wire_event_items[8] = {
+	[SLUICE_EV_EXEC] = 4 + 10,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
+	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 3,
+	[SLUICE_EV_LISTEN] = 4 + 6,
+};
+const uint8_t wire_event_items_min[8] = {
 	[SLUICE_EV_EXEC] = 4 + 8,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
 	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 2,
+	[SLUICE_EV_LISTEN] = 4 + 6,
 };
 
 /* Exact record size per type the kernel emits (DATA: without payload). */
@@ -23,6 +29,7 @@ static const size_t rec_size[SLUICE_EV_MAX + 1] = {
 	[SLUICE_EV_CONN_OPEN] = sizeof(struct sluice_ev_conn_open),
 	[SLUICE_EV_CONN_CLOSE] = sizeof(struct sluice_ev_conn_close),
 	[SLUICE_EV_DATA] = sizeof(struct sluice_ev_data),
+	[SLUICE_EV_LISTEN] = sizeof(struct sluice_ev_listen),
 };
 
 union record {
@@ -32,6 +39,7 @@ union record {
 	struct sluice_ev_conn_open open;
 	struct sluice_ev_conn_close close;
 	struct sluice_ev_data data;
+	struct sluice_ev_listen listen;
 };
 
 /* msgpack-c picks the shortest encoding for any width, so one helper does. */
@@ -74,6 +82,8 @@ static void pack(msgpack_packer *pk, const union record *r, const uint8_t *paylo
 		u(pk, r->exec.pidns_ino); u(pk, r->exec.ns_pid); u(pk, r->exec.start_ns);
 		str(pk, r->exec.comm, sizeof(r->exec.comm));
 		str(pk, r->exec.exe, sizeof(r->exec.exe));
+		bin(pk, r->exec.cmdline, r->exec.cmdline_len);
+		u(pk, r->h.flags);
 		break;
 	case SLUICE_EV_EXIT:
 		msgpack_pack_int32(pk, r->exit.exit_code);
@@ -95,7 +105,28 @@ static void pack(msgpack_packer *pk, const union record *r, const uint8_t *paylo
 		u(pk, r->data.pos); u(pk, r->data.full_len);
 		bin(pk, payload, r->data.cap_len);
 		break;
+	case SLUICE_EV_LISTEN:
+		u(pk, r->listen.family);
+		bin(pk, r->listen.addr, r->listen.family == AF_INET ? 4 : 16);
+		u(pk, r->listen.port); u(pk, r->listen.netns); u(pk, r->listen.listening);
+		u(pk, r->h.flags);
+		break;
 	}
+}
+
+/* What the per-type checks beyond the size allow through; 0 = valid. */
+static int rec_invalid(const union record *r)
+{
+	switch (r->h.type) {
+	case SLUICE_EV_EXEC:
+		return r->exec.cmdline_len > SLUICE_CMDLINE_LEN;
+	case SLUICE_EV_CONN_OPEN:
+		return r->open.family != AF_INET && r->open.family != AF_INET6;
+	case SLUICE_EV_LISTEN:
+		return (r->listen.family != AF_INET && r->listen.family != AF_INET6) ||
+		       r->listen.listening > 1;
+	}
+	return 0;
 }
 
 int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
@@ -107,7 +138,7 @@ int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
 		return -EINVAL;
 	memcpy(&r.h, rec, sizeof(r.h));
 	if (r.h.type > SLUICE_EV_MAX || !(want = rec_size[r.h.type]) || len < want ||
-	    r.h.size != len)
+	    r.h.size != len || (r.h.flags & ~SLUICE_FLAG_SNAPSHOT))
 		return -EINVAL;
 	memcpy(&r, rec, want);
 	if (r.h.type == SLUICE_EV_DATA) {
@@ -115,25 +146,25 @@ int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
 			return -EINVAL;
 		want += r.data.cap_len;
 	}
-	if (len != want ||
-	    (r.h.type == SLUICE_EV_CONN_OPEN && r.open.family != AF_INET &&
-	     r.open.family != AF_INET6))
+	if (len != want || rec_invalid(&r))
 		return -EINVAL;
 	pack(pk, &r, (const uint8_t *)rec + sizeof(r.data));
 	return 0;
 }
 
-void wire_pack_loss(struct msgpack_packer *pk, uint64_t ts_ns, uint32_t kind, uint64_t total)
+void wire_pack_loss(struct msgpack_packer *pk, uint64_t ts_ns, uint32_t kind, uint64_t total,
+		    uint64_t epoch)
 {
 	head(pk, SLUICE_EV_LOSS, ts_ns, 0, 0);
 	u(pk, kind);
 	u(pk, total);
+	u(pk, epoch);
 }
 
 void wire_ack_encode(uint8_t out[WIRE_ACK_LEN], uint64_t seq)
 {
 	out[0] = 0x92;
-	out[1] = WIRE_VERSION;
+	out[1] = WIRE_ACK_VERSION;
 	out[2] = 0xcf;
 	for (int i = 0; i < 8; i++)
 		out[3 + i] = (uint8_t)(seq >> (56 - 8 * i));
@@ -143,7 +174,7 @@ int wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *seq)
 {
 	uint64_t v = 0;
 
-	if (!buf || len != WIRE_ACK_LEN || buf[0] != 0x92 || buf[1] != WIRE_VERSION ||
+	if (!buf || len != WIRE_ACK_LEN || buf[0] != 0x92 || buf[1] != WIRE_ACK_VERSION ||
 	    buf[2] != 0xcf)
 		return -EPROTO;
 	for (int i = 0; i < 8; i++)

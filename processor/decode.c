@@ -32,7 +32,8 @@ static bool dec_header(struct mpack *m, struct wire_event *ev, uint32_t *items)
 	if (!dec_u32(m, &type, SLUICE_EV_MAX) || type == 0)
 		return false;
 	ev->type = (uint8_t)type;
-	if (*items != wire_event_items[type])
+	ev->flags = 0;
+	if (*items < wire_event_items_min[type])
 		return false;
 	return mpack_uint(m, &ev->ts_ns) && dec_u32(m, &ev->tgid, UINT32_MAX) &&
 	       dec_u32(m, &ev->tid, UINT32_MAX);
@@ -46,6 +47,27 @@ static bool dec_exec(struct mpack *m, struct wire_event *ev)
 	       dec_u32(m, &ev->exec.ns_pid, UINT32_MAX) && mpack_uint(m, &ev->exec.start_ns) &&
 	       mpack_str(m, &ev->exec.comm, &ev->exec.comm_len, SLUICE_COMM_LEN) &&
 	       mpack_str(m, &ev->exec.exe, &ev->exec.exe_len, SLUICE_EXE_LEN);
+}
+
+static bool dec_flags(struct mpack *m, struct wire_event *ev)
+{
+	uint32_t flags;
+
+	if (!dec_u32(m, &flags, SLUICE_FLAG_SNAPSHOT))
+		return false;
+	ev->flags = (uint16_t)flags;
+	return true;
+}
+
+/* Version 2 appended cmdline and flags; a version 1 EXEC has neither. */
+static bool dec_exec_v2(struct mpack *m, struct wire_event *ev, uint32_t items)
+{
+	ev->exec.cmdline = NULL;
+	ev->exec.cmdline_len = 0;
+	if (items < wire_event_items[SLUICE_EV_EXEC])
+		return items == wire_event_items_min[SLUICE_EV_EXEC];
+	return mpack_bin(m, &ev->exec.cmdline, &ev->exec.cmdline_len, SLUICE_CMDLINE_LEN) &&
+	       dec_flags(m, ev);
 }
 
 static bool dec_exit(struct mpack *m, struct wire_event *ev)
@@ -106,26 +128,54 @@ static bool dec_data(struct mpack *m, struct wire_event *ev)
 	return ev->data.cap_len <= ev->data.full_len;
 }
 
-static bool dec_loss(struct mpack *m, struct wire_event *ev)
+/* kind is bounded: consumers index their totals with it. */
+static bool dec_loss(struct mpack *m, struct wire_event *ev, uint32_t items)
 {
-	return dec_u32(m, &ev->loss.kind, SLUICE_LOSS_MAX - 1) && mpack_uint(m, &ev->loss.total);
+	ev->loss.epoch = 0;
+	return dec_u32(m, &ev->loss.kind, SLUICE_LOSS_MAX - 1) && mpack_uint(m, &ev->loss.total) &&
+	       (items < wire_event_items[SLUICE_EV_LOSS] || mpack_uint(m, &ev->loss.epoch));
+}
+
+static bool dec_listen(struct mpack *m, struct wire_event *ev)
+{
+	uint32_t family, port, listening;
+
+	if (!dec_u32(m, &family, 255) || (family != AF_INET && family != AF_INET6))
+		return false;
+	ev->listen.family = (uint8_t)family;
+	if (!dec_addr(m, &ev->listen.addr, ev->listen.family) || !dec_u32(m, &port, 65535) ||
+	    !dec_u32(m, &ev->listen.netns, UINT32_MAX) || !dec_u32(m, &listening, 1))
+		return false;
+	ev->listen.port = (uint16_t)port;
+	ev->listen.listening = (uint8_t)listening;
+	return dec_flags(m, ev);
+}
+
+static bool dec_body(struct mpack *m, struct wire_event *ev, uint32_t items)
+{
+	switch (ev->type) {
+	case SLUICE_EV_EXEC: return dec_exec(m, ev) && dec_exec_v2(m, ev, items);
+	case SLUICE_EV_EXIT: return dec_exit(m, ev);
+	case SLUICE_EV_CONN_OPEN: return dec_open(m, ev);
+	case SLUICE_EV_CONN_CLOSE: return dec_close(m, ev);
+	case SLUICE_EV_DATA: return dec_data(m, ev);
+	case SLUICE_EV_LOSS: return dec_loss(m, ev, items);
+	case SLUICE_EV_LISTEN: return dec_listen(m, ev);
+	}
+	return false;
 }
 
 static bool dec_event(struct mpack *m, struct wire_event *ev)
 {
 	uint32_t items;
 
-	if (!dec_header(m, ev, &items))
+	if (!dec_header(m, ev, &items) || !dec_body(m, ev, items))
 		return false;
-	switch (ev->type) {
-	case SLUICE_EV_EXEC: return dec_exec(m, ev);
-	case SLUICE_EV_EXIT: return dec_exit(m, ev);
-	case SLUICE_EV_CONN_OPEN: return dec_open(m, ev);
-	case SLUICE_EV_CONN_CLOSE: return dec_close(m, ev);
-	case SLUICE_EV_DATA: return dec_data(m, ev);
-	case SLUICE_EV_LOSS: return dec_loss(m, ev);
-	}
-	return false;
+	/* items a newer loader appended: skipped, whatever their type */
+	for (uint32_t i = wire_event_items[ev->type]; i < items; i++)
+		if (!mpack_skip(m))
+			return false;
+	return true;
 }
 
 static int dec_frame_header(struct mpack *m, uint64_t *seq, uint32_t *nevents)
@@ -133,8 +183,8 @@ static int dec_frame_header(struct mpack *m, uint64_t *seq, uint32_t *nevents)
 	uint32_t items;
 	uint64_t version;
 
-	if (!mpack_array(m, &items) || items != 3 || !mpack_uint(m, &version) ||
-	    version != WIRE_VERSION || !mpack_uint(m, seq) || !mpack_array(m, nevents) ||
+	if (!mpack_array(m, &items) || items != 3 || !mpack_uint(m, &version) || version < 1 ||
+	    version > WIRE_VERSION || !mpack_uint(m, seq) || !mpack_array(m, nevents) ||
 	    *nevents > WIRE_MAX_EVENTS)
 		return -EPROTO;
 	return 0;

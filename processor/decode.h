@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 struct wire_event {
-	uint8_t type; /* enum sluice_event_type */
+	uint8_t type;   /* enum sluice_event_type */
+	uint16_t flags; /* SLUICE_FLAG_SNAPSHOT (EXEC, LISTEN); 0 for other types */
 	uint64_t ts_ns;
 	uint32_t tgid, tid;
 	union {
@@ -16,6 +17,10 @@ struct wire_event {
 			uint64_t cgroup_id, start_ns;
 			const uint8_t *comm, *exe;
 			uint32_t comm_len, exe_len;
+			/* argv as in memory: NUL-separated, maybe cut short;
+			 * empty from a version 1 loader */
+			const uint8_t *cmdline;
+			uint32_t cmdline_len;
 		} exec;
 		struct {
 			int32_t code;
@@ -42,7 +47,14 @@ struct wire_event {
 		struct {
 			uint32_t kind;
 			uint64_t total;
+			uint64_t epoch; /* counters started then (CLOCK_REALTIME ns); 0 from v1 */
 		} loss;
+		struct {
+			uint8_t family, listening; /* listening: 1 started, 0 stopped */
+			uint16_t port;
+			uint32_t netns;
+			const uint8_t *addr; /* 4 or 16 bytes by family */
+		} listen;
 	};
 };
 
@@ -56,7 +68,9 @@ struct decode_stats {
 
 typedef void (*decode_event_fn)(void *ctx, const struct wire_event *ev);
 
-/* Decodes one frame; calls fn for each valid event in order. Returns the
+/* Decodes one frame (versions 1..WIRE_VERSION); calls fn for each valid event
+ * in order. Items appended by a newer loader are skipped; ones an older
+ * loader did not send read as 0/empty. Returns the
  * number of events delivered; -EPROTO when the frame header is invalid, or
  * -EALREADY when its seq is <= done_seq (a replay): nothing is delivered
  * then. *seq is set whenever the header is valid. */

@@ -16,17 +16,19 @@
 #include "common/events.h"
 #include "common/wire.h"
 
-static const char *const names[7] = { "?", "EXEC", "EXIT", "CONN_OPEN", "CONN_CLOSE", "DATA",
-				       "LOSS" };
+static const char *const names[8] = { "?", "EXEC", "EXIT", "CONN_OPEN", "CONN_CLOSE", "DATA",
+				       "LOSS", "LISTEN" };
 /* Field names after the 4 header items, per type. */
-static const char *const fields[7][9] = {
-	[SLUICE_EV_EXEC] = { "ppid", "uid", "cgroup", "pidns", "nspid", "start", "comm", "exe" },
+static const char *const fields[8][10] = {
+	[SLUICE_EV_EXEC] = { "ppid", "uid", "cgroup", "pidns", "nspid", "start", "comm", "exe",
+			     "cmdline", "flags" },
 	[SLUICE_EV_EXIT] = { "code", "start" },
 	[SLUICE_EV_CONN_OPEN] = { "conn", "role", "family", "laddr", "lport", "raddr", "rport",
 				  "netns", "comm" },
 	[SLUICE_EV_CONN_CLOSE] = { "conn", "sent", "recv" },
 	[SLUICE_EV_DATA] = { "conn", "dir", "sys", "pos", "full", "payload" },
-	[SLUICE_EV_LOSS] = { "kind", "total" },
+	[SLUICE_EV_LOSS] = { "kind", "total", "epoch" },
+	[SLUICE_EV_LISTEN] = { "family", "addr", "port", "netns", "listening", "flags" },
 };
 
 static volatile sig_atomic_t stop;
@@ -42,6 +44,13 @@ static void print_bin(const char *name, const msgpack_object_bin *b)
 {
 	char ip[INET6_ADDRSTRLEN];
 
+	if (!strcmp(name, "cmdline")) { /* argv is NUL-separated: show spaces */
+		printf(" cmdline=\"");
+		for (uint32_t i = 0; i < b->size; i++)
+			putchar(b->ptr[i] ? (isprint((unsigned char)b->ptr[i]) ? b->ptr[i] : '.') : ' ');
+		printf("\"");
+		return;
+	}
 	if (strcmp(name, "payload")) {
 		inet_ntop(b->size == 4 ? AF_INET : AF_INET6, b->ptr, ip, sizeof(ip));
 		printf(" %s=%s", name, b->size == 4 || b->size == 16 ? ip : "?");
@@ -76,13 +85,13 @@ static void print_event(uint64_t seq, const msgpack_object *ev)
 	uint64_t type;
 
 	if (ev->type != MSGPACK_OBJECT_ARRAY || ev->via.array.size < 4 ||
-	    it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || (type = it[0].via.u64) > 6 || !type) {
+	    it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || (type = it[0].via.u64) > SLUICE_EV_MAX || !type) {
 		printf("seq=%llu malformed event\n", (unsigned long long)seq);
 		return;
 	}
 	printf("%-10s ts=%llu tgid=%llu tid=%llu", names[type], (unsigned long long)it[1].via.u64,
 	       (unsigned long long)it[2].via.u64, (unsigned long long)it[3].via.u64);
-	for (uint32_t i = 4; i < ev->via.array.size && i < 13; i++)
+	for (uint32_t i = 4; i < ev->via.array.size && i < 14; i++)
 		print_item(fields[type][i - 4] ? fields[type][i - 4] : "?", &it[i]);
 	if (ev->via.array.size != wire_event_items[type])
 		printf(" [expected %u items]", wire_event_items[type]);

@@ -152,7 +152,8 @@ static void test_ack_exact(void)
 	memcpy(bad, a, sizeof(a));
 	bad[WIRE_ACK_LEN] = 0;
 	CHECK(wire_ack_decode(bad, sizeof(bad), &seq) < 0);
-	a[1] = WIRE_VERSION + 1;
+	CHECK_EQ_U(a[1], 1); /* the ack's format is version 1's, whatever WIRE_VERSION is */
+	a[1] = WIRE_ACK_VERSION + 1;
 	CHECK(wire_ack_decode(a, sizeof(a), &seq) < 0);
 }
 
@@ -163,14 +164,16 @@ static void test_hostile_headers(void)
 	uint64_t seq;
 	/* [1, 5, array32 of 2^32-1 events] with nothing behind it */
 	static const uint8_t huge[] = { 0x93, 0x01, 0x05, 0xdd, 0xff, 0xff, 0xff, 0xff };
-	static const uint8_t wrongver[] = { 0x93, 0x02, 0x05, 0x90 };
+	static const uint8_t wrongver[] = { 0x93, WIRE_VERSION + 1, 0x05, 0x90 };
+	static const uint8_t ver0[] = { 0x93, 0x00, 0x05, 0x90 };
 	static const uint8_t notarray[] = { 0xa3, 'a', 'b', 'c' };
 
 	CHECK(decode_frame(huge, sizeof(huge), 0, &seq, collect, &s, &st) == -EPROTO);
 	CHECK(decode_frame(wrongver, sizeof(wrongver), 0, &seq, collect, &s, &st) == -EPROTO);
+	CHECK(decode_frame(ver0, sizeof(ver0), 0, &seq, collect, &s, &st) == -EPROTO);
 	CHECK(decode_frame(notarray, sizeof(notarray), 0, &seq, collect, &s, &st) == -EPROTO);
 	CHECK(decode_frame(notarray, 0, 0, &seq, collect, &s, &st) == -EPROTO);
-	CHECK_EQ_U(st.bad_frames, 4);
+	CHECK_EQ_U(st.bad_frames, 5);
 	CHECK_EQ_U(s.n, 0);
 }
 
@@ -208,7 +211,7 @@ static void test_every_truncation(void)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	wire_pack_record(&pk, d, dlen);
-	wire_pack_loss(&pk, 5, SLUICE_LOSS_RB_DATA, 3);
+	wire_pack_loss(&pk, 5, SLUICE_LOSS_RB_DATA, 3, 77);
 	n = frame(buf, sizeof(buf), 1, &sb, 2);
 	for (size_t cut = 0; cut < n; cut++) {
 		struct sink s = { 0 };
@@ -243,6 +246,116 @@ static void test_mpack_skip_nested(void)
 	CHECK(m.err);
 }
 
+/* Version 2 fields: EXEC's cmdline and snapshot flag, LISTEN, LOSS's epoch. */
+static void test_v2_events(void)
+{
+	struct sluice_ev_exec x = { .h = { SLUICE_EV_EXEC, SLUICE_FLAG_SNAPSHOT, sizeof(x), 9, 100,
+					   100 } };
+	struct sluice_ev_listen l = { .h = { SLUICE_EV_LISTEN, 0, sizeof(l), 8, 101, 101 } };
+	struct sink s = { 0 };
+	struct decode_stats st = { 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t buf[4096];
+	uint64_t seq;
+	size_t n;
+
+	strcpy(x.comm, "nginx");
+	strcpy(x.exe, "/usr/sbin/nginx");
+	memcpy(x.cmdline, "nginx\0-g\0daemon off;\0", 22);
+	x.cmdline_len = 22;
+	l.family = AF_INET6;
+	l.listening = 1;
+	l.port = 8443;
+	l.netns = 4026531840u;
+	l.addr[15] = 1;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	CHECK(wire_pack_record(&pk, &x, sizeof(x)) == 0);
+	CHECK(wire_pack_record(&pk, &l, sizeof(l)) == 0);
+	wire_pack_loss(&pk, 5, SLUICE_LOSS_SPOOL_EVENTS, 12, 1700000000000000000ull);
+	n = frame(buf, sizeof(buf), 7, &sb, 3);
+	CHECK(decode_frame(buf, n, 0, &seq, collect, &s, &st) == 3);
+	REQUIRE(s.n == 3);
+	CHECK_EQ_U(s.ev[0].flags, SLUICE_FLAG_SNAPSHOT);
+	CHECK_EQ_U(s.ev[0].exec.cmdline_len, 22);
+	CHECK(memcmp(s.ev[0].exec.cmdline, "nginx\0-g\0daemon off;\0", 22) == 0);
+	CHECK_EQ_U(s.ev[0].exec.exe_len, 15);
+	CHECK_EQ_U(s.ev[1].type, SLUICE_EV_LISTEN);
+	CHECK_EQ_U(s.ev[1].flags, 0);
+	CHECK_EQ_U(s.ev[1].listen.family, AF_INET6);
+	CHECK_EQ_U(s.ev[1].listen.listening, 1);
+	CHECK_EQ_U(s.ev[1].listen.port, 8443);
+	CHECK_EQ_U(s.ev[1].listen.netns, 4026531840u);
+	CHECK_EQ_U(s.ev[1].listen.addr[15], 1);
+	CHECK_EQ_U(s.ev[2].loss.total, 12);
+	CHECK_EQ_U(s.ev[2].loss.epoch, 1700000000000000000ull);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* A version 1 frame (EXEC without cmdline/flags, LOSS without epoch) still
+ * decodes; items a newer loader appends are skipped; versions beyond ours
+ * are refused. */
+static void test_versions(void)
+{
+	struct sink s = { 0 };
+	struct decode_stats st = { 0 };
+	uint64_t seq;
+	static const uint8_t v1[] = {
+		0x93, 0x01, 0x07, 0x93,
+		0x9c, 0x01, 0x01, 0x02, 0x02, 0x01, 0x00, 0x05, 0x06, 0x07, 0x08,
+		0xa1, 'x', 0xa1, 'y', /* EXEC, 12 items */
+		0x96, 0x06, 0x01, 0x00, 0x00, 0x02, 0x09, /* LOSS, 6 items */
+		0x98, 0x04, 0x01, 0x02, 0x03, 0x09, 0x10, 0x20, 0xa3, 'n', 'e', 'w', /* CLOSE + 1 */
+	};
+	uint8_t v3[sizeof(v1)];
+
+	CHECK(decode_frame(v1, sizeof(v1), 0, &seq, collect, &s, &st) == 3);
+	REQUIRE(s.n == 3);
+	CHECK_EQ_U(s.ev[0].exec.cmdline_len, 0);
+	CHECK_EQ_U(s.ev[0].flags, 0);
+	CHECK_EQ_U(s.ev[0].exec.exe_len, 1);
+	CHECK_EQ_U(s.ev[1].loss.kind, SLUICE_LOSS_RB_PROC);
+	CHECK_EQ_U(s.ev[1].loss.total, 9);
+	CHECK_EQ_U(s.ev[1].loss.epoch, 0);
+	CHECK_EQ_U(s.ev[2].close.bytes_recv, 0x20);
+	memcpy(v3, v1, sizeof(v1));
+	v3[1] = WIRE_VERSION + 1;
+	CHECK(decode_frame(v3, sizeof(v3), 0, &seq, collect, &s, &st) == -EPROTO);
+	/* an EXEC with cmdline but no flags is neither version: skipped */
+	static const uint8_t half[] = {
+		0x93, 0x02, 0x08, 0x91,
+		0x9d, 0x01, 0x01, 0x02, 0x02, 0x01, 0x00, 0x05, 0x06, 0x07, 0x08,
+		0xa1, 'x', 0xa1, 'y', 0xc4, 0x00,
+	};
+	CHECK(decode_frame(half, sizeof(half), 0, &seq, collect, &s, &st) == 0);
+	CHECK_EQ_U(st.bad_events, 1);
+}
+
+static void test_encoder_rejects_bad_v2(void)
+{
+	struct sluice_ev_exec x = { .h = { SLUICE_EV_EXEC, 0, sizeof(x), 1, 2, 2 } };
+	struct sluice_ev_listen l = { .h = { SLUICE_EV_LISTEN, 0, sizeof(l), 1, 2, 2 } };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	x.cmdline_len = SLUICE_CMDLINE_LEN + 1;
+	CHECK(wire_pack_record(&pk, &x, sizeof(x)) < 0);     /* cmdline beyond its array */
+	x.cmdline_len = 0;
+	x.h.flags = 2;
+	CHECK(wire_pack_record(&pk, &x, sizeof(x)) < 0);     /* unknown flag */
+	l.family = AF_UNIX;
+	CHECK(wire_pack_record(&pk, &l, sizeof(l)) < 0);     /* not inet */
+	l.family = AF_INET;
+	l.listening = 2;
+	CHECK(wire_pack_record(&pk, &l, sizeof(l)) < 0);     /* neither start nor stop */
+	CHECK_EQ_U(sb.size, 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 RUN_TESTS("decode", TEST(test_roundtrip_data_and_open), TEST(test_encoder_rejects_bad_records),
 	  TEST(test_ack_exact), TEST(test_hostile_headers), TEST(test_bad_event_skipped),
-	  TEST(test_every_truncation), TEST(test_mpack_skip_nested))
+	  TEST(test_every_truncation), TEST(test_mpack_skip_nested), TEST(test_v2_events),
+	  TEST(test_versions), TEST(test_encoder_rejects_bad_v2))
