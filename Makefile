@@ -57,16 +57,19 @@ $(B)/vmlinux.h: | $(B)
 	$(call msg,BTF,$@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(B)/sluice.bpf.o: $(BPF_SRC) $(BPF_HDR) $(B)/vmlinux.h
+# One object per bpf/NAME.bpf.c: sluice (the probes) and snapshot (the
+# iterators run once at loader start), each with its skeleton NAME_bpf.
+.PRECIOUS: $(B)/%.bpf.o
+$(B)/%.bpf.o: bpf/%.bpf.c $(BPF_HDR) $(B)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I. -I$(B) $(WARN) \
-		-Wno-unused-function -c bpf/sluice.bpf.c -o $@
+		-Wno-unused-function -c $< -o $@
 
-$(B)/sluice.skel.h: $(B)/sluice.bpf.o
+$(B)/%.skel.h: $(B)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(B)/sluice-loader: $(LOADER_SRC) $(HDRS) $(B)/sluice.skel.h
+$(B)/sluice-loader: $(LOADER_SRC) $(HDRS) $(B)/sluice.skel.h $(B)/snapshot.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LOADER_SRC) -o $@ $(LOADER_LIBS)
 

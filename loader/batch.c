@@ -38,9 +38,10 @@ int batch_add_record(struct batch *b, const void *rec, size_t len, uint64_t now_
 	return 0;
 }
 
-void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t now_ns)
+void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t epoch,
+		    uint64_t now_ns)
 {
-	wire_pack_loss(&b->pk, now_ns, kind, total);
+	wire_pack_loss(&b->pk, now_ns, kind, total, epoch);
 	counted(b, now_ns);
 }
 

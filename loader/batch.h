@@ -26,7 +26,8 @@ struct batch {
 void batch_init(struct batch *b);
 /* 0, or -EINVAL for a malformed record (nothing was appended). */
 int batch_add_record(struct batch *b, const void *rec, size_t len, uint64_t now_ns);
-void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t now_ns);
+void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t epoch,
+		    uint64_t now_ns);
 bool batch_full(const struct batch *b);
 bool batch_due(const struct batch *b, uint64_t now_ns);
 /* Hands the finished frame (malloc'ed, seq still 0) to the caller. */

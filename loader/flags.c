@@ -20,6 +20,12 @@ static const char usage[] =
 	"  --cgroup PATH         trace only tasks under this cgroup v2 directory\n"
 	"  --spool-bytes N[KMG]  memory for unacknowledged batches (default 64M)\n"
 	"  --ringbuf-bytes N[KMG] kernel ring buffer, a power of two (default 16M)\n"
+	"  --pin-dir DIR         keep probes attached across restarts, pinned in DIR\n"
+	"                        (default /sys/fs/bpf/sluice)\n"
+	"  --no-pin              nothing pinned: probes detach when the loader exits\n"
+	"  --unload              detach and remove what is pinned in --pin-dir, exit\n"
+	"  --processor-user NAME accept a processor running as NAME (or root) only\n"
+	"                        (default sluice if that user exists, else any)\n"
 	"  --verbose             debug logging (includes libbpf's)\n"
 	"  --help, --version\n";
 
@@ -87,6 +93,17 @@ static int set_flag(struct loader_cfg *cfg, int opt, const char *arg)
 			return bad("--ringbuf-bytes", arg, "need a power of two in 4K..1G");
 		cfg->ringbuf_bytes = v;
 		return 0;
+	case 'p':
+		if (arg[0] != '/' || strlen(arg) > 200 || !strcmp(arg, "/sys/fs/bpf") ||
+		    !strcmp(arg, "/sys/fs/bpf/"))
+			return bad("--pin-dir", arg, "need an absolute directory below a bpffs mount");
+		cfg->pin_dir = arg;
+		return 0;
+	case 'u':
+		if (!arg[0] || strlen(arg) > 64)
+			return bad("--processor-user", arg, "need a user name");
+		cfg->processor_user = arg;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -99,14 +116,20 @@ int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 		{ "cgroup", required_argument, NULL, 'g' },
 		{ "spool-bytes", required_argument, NULL, 'S' },
 		{ "ringbuf-bytes", required_argument, NULL, 'r' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "no-pin", no_argument, NULL, 'n' },
+		{ "unload", no_argument, NULL, 'U' },
+		{ "processor-user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	bool no_pin = false;
 	int opt;
 
 	*cfg = (struct loader_cfg){ .socket_path = "/run/sluice/loader.sock",
+				    .pin_dir = "/sys/fs/bpf/sluice",
 				    .capture_bytes = SLUICE_CAPTURE_DEFAULT,
 				    .spool_bytes = 64u << 20,
 				    .ringbuf_bytes = 16u << 20 };
@@ -116,8 +139,8 @@ int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 			fputs(opt == 'h' ? usage : "sluice-loader " SLUICE_VERSION "\n", stdout);
 			exit(0);
 		}
-		if (opt == 'v')
-			cfg->verbose = true;
+		if (opt == 'v' || opt == 'n' || opt == 'U')
+			*(opt == 'v' ? &cfg->verbose : opt == 'n' ? &no_pin : &cfg->unload) = true;
 		else if (opt == '?')
 			return bad("option", argv[optind - 1], "unknown or missing its value");
 		else if (set_flag(cfg, opt, optarg))
@@ -125,5 +148,9 @@ int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 	}
 	if (optind < argc)
 		return bad("argument", argv[optind], "sluice-loader takes no arguments");
+	if (no_pin && cfg->unload)
+		return bad("option", "--unload", "needs pinning (drop --no-pin)");
+	if (no_pin)
+		cfg->pin_dir = NULL;
 	return 0;
 }

@@ -1,11 +1,11 @@
-/* nng transport for the loader: the socket file (directory, mode, group),
- * peer bookkeeping from nng's pipe callbacks, and strict ack intake: the ack
- * is the only input this privileged process accepts. */
+/* nng transport for the loader: the socket file, peer admission and
+ * bookkeeping from nng's pipe callbacks, and strict ack intake: the ack is
+ * the only input this privileged process accepts. */
 #include "loader/ipc.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,11 +18,10 @@
 
 #include "common/log.h"
 #include "common/wire.h"
-#include "loader/spool.h"
 
-/* Anything longer than an ack is garbage; nng closes the pipe of an
- * oversized message before we see it. */
-#define IPC_RECV_MAX 4096
+/* Anything longer than an ack (plus pair1's 4-byte header) is garbage; nng
+ * closes the pipe of an oversized message before we see it. */
+#define IPC_RECV_MAX 64
 
 static int nng_fail(const char *what, int rv)
 {
@@ -30,31 +29,52 @@ static int nng_fail(const char *what, int rv)
 	return rv == NNG_ENOMEM ? -ENOMEM : -EIO;
 }
 
-/* nng thread. The processor is kept out of tracing while connected. */
+/* nng thread, before the pipe is started: root (who could do anything the
+ * loader can anyway), the processor user, or its group; else closed. */
+static bool admit(struct ipc *ipc, nng_pipe p)
+{
+	uint64_t uid = UINT64_MAX, gid = UINT64_MAX;
+
+	nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
+	nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
+	if (ipc->any_peer || uid == 0 || uid == ipc->uid || gid == ipc->gid)
+		return true;
+	ipc->rejected_peers++;
+	log_warn("rejected a peer running as uid %lld gid %lld: not the processor user",
+		 (long long)uid, (long long)gid);
+	nng_pipe_close(p);
+	return false;
+}
+
+/* nng thread. A connection counts from ADD_POST (pair1 refuses a second
+ * peer in between); sends pause from ADD_PRE so that no frame reaches the new
+ * peer before the spool has rewound. The processor is not traced. */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ipc *ipc = arg;
 	uint64_t pid = 0;
-	int rv;
+	bool add = ev == NNG_PIPE_EV_ADD_POST;
 
 	pthread_mutex_lock(&ipc->mu);
-	if (ev == NNG_PIPE_EV_ADD_POST) {
-		if ((rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid)))
-			log_warn("cannot read the processor's pid (%s): it will be traced",
-				 nng_strerror(rv));
+	if (ev == NNG_PIPE_EV_ADD_PRE && admit(ipc, p)) {
+		ipc->adding = p;
+	} else if (add) {
+		nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
 		ipc->pipe = p;
 		ipc->peer_pid = (uint32_t)pid;
 		ipc->generation++;
 		log_info("processor connected (pid %u)", ipc->peer_pid);
-	} else if (nng_pipe_id(p) == nng_pipe_id(ipc->pipe)) {
-		pid = ipc->peer_pid;
+	} else if (ev == NNG_PIPE_EV_REM_POST && nng_pipe_id(p) == nng_pipe_id(ipc->pipe)) {
+		pid = ipc->closing ? 0 : ipc->peer_pid;
 		ipc->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+		log_info("processor disconnected (pid %u)", ipc->peer_pid);
 		ipc->peer_pid = 0;
-		log_info("processor disconnected (pid %u)", (uint32_t)pid);
 	}
+	if (ev != NNG_PIPE_EV_ADD_PRE && nng_pipe_id(p) == nng_pipe_id(ipc->adding))
+		ipc->adding = (nng_pipe)NNG_PIPE_INITIALIZER;
 	pthread_mutex_unlock(&ipc->mu);
 	if (pid)
-		probes_ignore(ipc->probes, (uint32_t)pid, ev == NNG_PIPE_EV_ADD_POST);
+		probes_ignore(ipc->probes, (uint32_t)pid, add);
 }
 
 /* nng does not clear the socket file a killed loader left behind: remove it,
@@ -76,31 +96,55 @@ static void remove_stale(const char *path)
 	close(fd);
 }
 
+/* SENDBUF 0: a frame is handed to nng only when the pipe can take it, so
+ * nothing queued in nng survives a reconnect to overtake the resent frames.
+ * The spool is the buffer; the kernel socket buffer is the back-pressure. */
 static int setup_socket(struct ipc *ipc)
 {
+	static const nng_pipe_ev evs[] = { NNG_PIPE_EV_ADD_PRE, NNG_PIPE_EV_ADD_POST,
+					   NNG_PIPE_EV_REM_POST };
 	int rv;
 
 	if ((rv = nng_pair1_open(&ipc->sock)))
 		return nng_fail("cannot open nng pair1 socket", rv);
-	/* Queue up to the in-flight window so that non-blocking sends are not
-	 * limited to the one message nng's pipe is writing. */
-	if ((rv = nng_socket_set_int(ipc->sock, NNG_OPT_SENDBUF, SPOOL_MAX_INFLIGHT)) ||
-	    (rv = nng_socket_set_size(ipc->sock, NNG_OPT_RECVMAXSZ, IPC_RECV_MAX)) ||
-	    (rv = nng_pipe_notify(ipc->sock, NNG_PIPE_EV_ADD_POST, on_pipe, ipc)) ||
-	    (rv = nng_pipe_notify(ipc->sock, NNG_PIPE_EV_REM_POST, on_pipe, ipc)))
+	if ((rv = nng_socket_set_int(ipc->sock, NNG_OPT_SENDBUF, 0)) ||
+	    (rv = nng_socket_set_size(ipc->sock, NNG_OPT_RECVMAXSZ, IPC_RECV_MAX)))
 		return nng_fail("cannot set up nng socket", rv);
+	for (int i = 0; i < 3; i++)
+		if ((rv = nng_pipe_notify(ipc->sock, evs[i], on_pipe, ipc)))
+			return nng_fail("cannot set up nng socket", rv);
 	return 0;
 }
 
-int ipc_listen(struct ipc *ipc, const char *path, struct probes *probes)
+int ipc_init(struct ipc *ipc, const char *user, struct probes *probes)
+{
+	struct passwd *pw = getpwnam(user ? user : "sluice");
+
+	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER,
+			     .adding = NNG_PIPE_INITIALIZER };
+	pthread_mutex_init(&ipc->mu, NULL);
+	if (pw) {
+		ipc->uid = pw->pw_uid;
+		ipc->gid = pw->pw_gid;
+		return 0;
+	}
+	if (user) {
+		log_warn("--processor-user %s: no such user", user);
+		return -ENOENT;
+	}
+	ipc->any_peer = true;
+	log_warn("no user 'sluice': a processor of any uid may connect (see --processor-user)");
+	return 0;
+}
+
+/* The socket file takes the process's group, which setup has set to
+ * sluice (see privs.c), and nng gives it mode 0660. */
+int ipc_listen(struct ipc *ipc, const char *path)
 {
 	char url[PATH_MAX + 8], dir[PATH_MAX];
-	struct group *gr;
 	nng_listener l;
 	int rv, err;
 
-	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER };
-	pthread_mutex_init(&ipc->mu, NULL);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
 		err = -errno;
@@ -118,9 +162,6 @@ int ipc_listen(struct ipc *ipc, const char *path, struct probes *probes)
 			 rv == NNG_EADDRINUSE ? " (is another sluice-loader running?)" : "");
 		return rv == NNG_EADDRINUSE ? -EADDRINUSE : -EIO;
 	}
-	/* Mode 0660 + group sluice: the unprivileged processor may connect. */
-	if ((gr = getgrnam("sluice")) && chown(path, (uid_t)-1, gr->gr_gid))
-		log_warn("cannot give %s to group sluice: %s", path, strerror(errno));
 	log_info("waiting for processor on %s", url);
 	return 0;
 }
@@ -136,12 +177,22 @@ bool ipc_connected(struct ipc *ipc, unsigned *generation)
 	return up;
 }
 
-int ipc_send(struct ipc *ipc, const void *buf, size_t len)
+int ipc_send(struct ipc *ipc, unsigned *generation, const void *buf, size_t len)
 {
-	int rv = nng_send(ipc->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
+	int rv = NNG_EAGAIN;
 
-	if (rv == 0 || rv == NNG_EAGAIN)
-		return rv ? -EAGAIN : 0;
+	/* under the lock, so that a new peer cannot start between the check
+	 * and the send */
+	pthread_mutex_lock(&ipc->mu);
+	if (ipc->generation != *generation) {
+		*generation = ipc->generation;
+		rv = -1;
+	} else if (nng_pipe_id(ipc->pipe) > 0 && nng_pipe_id(ipc->adding) <= 0) {
+		rv = nng_send(ipc->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
+	}
+	pthread_mutex_unlock(&ipc->mu);
+	if (rv == 0 || rv == NNG_EAGAIN || rv == -1)
+		return rv == -1 ? -ESTALE : rv ? -EAGAIN : 0;
 	return nng_fail("cannot send batch", rv);
 }
 
@@ -163,8 +214,21 @@ int ipc_recv_ack(struct ipc *ipc, uint64_t *seq)
 	return rv;
 }
 
+int ipc_fds(struct ipc *ipc, int *recv_fd, int *send_fd)
+{
+	int rv;
+
+	if ((rv = nng_socket_get_int(ipc->sock, NNG_OPT_RECVFD, recv_fd)) ||
+	    (rv = nng_socket_get_int(ipc->sock, NNG_OPT_SENDFD, send_fd)))
+		return nng_fail("cannot get nng's pollable fds", rv);
+	return 0;
+}
+
 void ipc_close(struct ipc *ipc)
 {
+	pthread_mutex_lock(&ipc->mu);
+	ipc->closing = true;
+	pthread_mutex_unlock(&ipc->mu);
 	nng_close(ipc->sock);
 	pthread_mutex_destroy(&ipc->mu);
 }

@@ -1,27 +1,31 @@
-/* sluice-loader: the privileged half of sluice. Loads the probes, reads
- * their ring buffer, batches records into msgpack frames, spools them until
- * the processor acks them. Reads top to bottom as its life: flags -> set up
- * -> run -> drain -> exit. */
+/* sluice-loader: the privileged half of sluice. Loads (or adopts) the
+ * pinned probes, reads their ring buffer, batches records into msgpack
+ * frames, spools them until the processor acks them. Reads top to bottom as
+ * its life: flags -> set up (probes, snapshot, privileges, socket) -> run ->
+ * drain -> exit. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "common/events.h"
 #include "common/log.h"
 #include "loader/batch.h"
 #include "loader/ipc.h"
 #include "loader/loader.h"
+#include "loader/privs.h"
 #include "loader/probes.h"
 #include "loader/spool.h"
 
 #define POLL_MS 10
-#define LOSS_EVERY_NS 1000000000ull
-#define LOSS_REFRESH_NS (10 * LOSS_EVERY_NS)
-#define DRAIN_NS (2 * LOSS_EVERY_NS)
+#define SEC_NS 1000000000ull
+#define LOSS_REFRESH_NS (10 * SEC_NS)
+#define DRAIN_NS (5 * SEC_NS)
 
 struct loader {
 	struct loader_cfg cfg;
@@ -30,9 +34,12 @@ struct loader {
 	struct ipc ipc;
 	struct batch batch;
 	struct spool spool;
-	unsigned generation; /* connection the spool cursor belongs to */
+	unsigned generation;  /* connection the spool cursor belongs to */
+	bool send_blocked;    /* a frame waits for nng: poll its send fd */
+	int recv_fd, send_fd; /* nng's pollable fds */
 	uint64_t events, bad_records;
 	uint64_t loss_sent[SLUICE_LOSS_MAX], loss_checked_ns, loss_sent_ns;
+	uint64_t watchdog_ns, watchdog_last; /* systemd's WatchdogSec / 2; 0: off */
 };
 
 static volatile sig_atomic_t stopping;
@@ -43,7 +50,7 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-/* Sends what the window allows, after taking in acks. Never blocks. */
+/* Takes in acks, then sends what nng takes. Never blocks. */
 static void pump(struct loader *L)
 {
 	const struct frame *f;
@@ -56,14 +63,20 @@ static void pump(struct loader *L)
 			spool_ack(&L->spool, seq);
 		else if (rv != -EPROTO)
 			break;
-	if (!ipc_connected(&L->ipc, &gen))
-		return;
-	if (gen != L->generation) {
-		L->generation = gen;
+	if (ipc_connected(&L->ipc, &gen), gen != L->generation) {
+		L->generation = gen; /* a new processor: everything unacked again */
 		spool_rewind(&L->spool);
 	}
-	while ((f = spool_next(&L->spool)) && ipc_send(&L->ipc, f->buf, f->len) == 0)
+	while ((f = spool_next(&L->spool))) {
+		if ((rv = ipc_send(&L->ipc, &L->generation, f->buf, f->len)) == -ESTALE) {
+			spool_rewind(&L->spool);
+			continue;
+		}
+		if (rv)
+			break;
 		spool_sent(&L->spool);
+	}
+	L->send_blocked = f != NULL;
 }
 
 static void flush(struct loader *L)
@@ -75,8 +88,10 @@ static void flush(struct loader *L)
 	if (!L->batch.events)
 		return;
 	frame = batch_take(&L->batch, &len, &events);
-	if (spool_push(&L->spool, frame, len, events) == -ENOSPC)
+	if (spool_push(&L->spool, frame, len, events) == -ENOSPC) {
 		log_debug("spool full: dropped a batch of %u events", events);
+		memset(L->loss_sent, 0xff, sizeof(L->loss_sent)); /* maybe a report: resend */
+	}
 	pump(L);
 }
 
@@ -93,32 +108,82 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Kernel counters, plus the loader's own on top of what earlier loaders
+ * counted since the same epoch. */
+static int loss_totals(struct loader *L, uint64_t *tot)
+{
+	const uint64_t *base = L->probes.loss_base;
+
+	tot[SLUICE_LOSS_SPOOL_FULL] = base[0] + L->spool.dropped_frames;
+	tot[SLUICE_LOSS_SPOOL_EVENTS] = base[1] + L->spool.dropped_events;
+	tot[SLUICE_LOSS_BAD_RECORD] = base[2] + L->bad_records;
+	return probes_losses(&L->probes, tot);
+}
+
 /* About once a second: when any loss total moved (or every 10 s anyway),
  * append the totals of every kind to the current batch. */
 static void report_losses(struct loader *L, uint64_t now, bool force)
 {
 	uint64_t tot[SLUICE_LOSS_MAX] = { 0 };
+	unsigned gen;
 
-	if (!force && now - L->loss_checked_ns < LOSS_EVERY_NS)
+	if ((!force && now - L->loss_checked_ns < SEC_NS) || loss_totals(L, tot))
 		return;
 	L->loss_checked_ns = now;
-	if (probes_losses(&L->probes, tot))
-		return;
-	tot[SLUICE_LOSS_SPOOL_FULL] = L->spool.dropped_frames;
-	tot[SLUICE_LOSS_SPOOL_EVENTS] = L->spool.dropped_events;
-	tot[SLUICE_LOSS_BAD_RECORD] = L->bad_records;
 	if (!force && !memcmp(tot, L->loss_sent, sizeof(tot)) &&
 	    now - L->loss_sent_ns < LOSS_REFRESH_NS)
 		return;
 	for (uint32_t k = 0; k < SLUICE_LOSS_MAX; k++)
-		batch_add_loss(&L->batch, k, tot[k], now);
+		batch_add_loss(&L->batch, k, tot[k], L->probes.pin.meta.epoch_ns, now);
+	probes_save_losses(&L->probes, tot);
 	memcpy(L->loss_sent, tot, sizeof(tot));
 	L->loss_sent_ns = now;
+	sd_notifyf(0, "STATUS=%s; %" PRIu64 " events, %zu bytes unacked, %" PRIu64
+		      " events dropped, %" PRIu64 " peers rejected",
+		   ipc_connected(&L->ipc, &gen) ? "processor connected" : "no processor", L->events,
+		   L->spool.bytes, tot[SLUICE_LOSS_SPOOL_EVENTS], L->ipc.rejected_peers);
+}
+
+/* Everything periodic, after each poll. */
+static void tick(struct loader *L)
+{
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+
+	report_losses(L, now, false);
+	if (batch_due(&L->batch, now))
+		flush(L);
+	pump(L);
+	if (L->watchdog_ns && now - L->watchdog_last >= L->watchdog_ns) {
+		sd_notify(0, "WATCHDOG=1");
+		L->watchdog_last = now;
+	}
+}
+
+static void catch_up(void *ctx)
+{
+	struct loader *L = ctx;
+
+	ring_buffer__consume(L->rb);
+	tick(L);
+}
+
+static int open_ring(struct loader *L)
+{
+	int fd = L->probes.old_rb_fd;
+
+	L->rb = ring_buffer__new(probes_ringbuf_fd(&L->probes), on_record, L, NULL);
+	/* a ring an upgrade replaced: what it still holds is read too */
+	if (!L->rb || (fd >= 0 && ring_buffer__add(L->rb, fd, on_record, L))) {
+		log_warn("cannot open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 static int setup(struct loader *L)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t usec = 0;
 	int err;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -128,18 +193,25 @@ static int setup(struct loader *L)
 	/* Wall-clock microseconds: a restarted loader's seqs stay above the
 	 * previous instance's, which the processor may have recorded. */
 	spool_init(&L->spool, L->cfg.spool_bytes, clock_ns(CLOCK_REALTIME) / 1000);
-	L->loss_checked_ns = L->loss_sent_ns = clock_ns(CLOCK_BOOTTIME);
-	if ((err = probes_mount_fs()) || (err = probes_start(&L->probes, &L->cfg)))
+	L->loss_checked_ns = L->loss_sent_ns = L->watchdog_last = clock_ns(CLOCK_BOOTTIME);
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		L->watchdog_ns = usec * 1000 / 2;
+	if ((err = ipc_init(&L->ipc, L->cfg.processor_user, &L->probes)) ||
+	    (err = probes_mount_fs()) || (err = probes_start(&L->probes, &L->cfg)) ||
+	    (err = open_ring(L)) || (err = probes_snapshot_prepare(&L->probes, &L->cfg)))
 		return err;
-	L->rb = ring_buffer__new(probes_ringbuf_fd(&L->probes), on_record, L, NULL);
-	if (!L->rb) {
-		err = -errno;
-		log_warn("cannot open ring buffer: %s", strerror(-err));
+	privs_drop_caps();
+	if ((err = ipc_listen(&L->ipc, L->cfg.socket_path)) ||
+	    (err = ipc_fds(&L->ipc, &L->recv_fd, &L->send_fd)))
 		return err;
-	}
+	privs_socket_done();
+	catch_up(L); /* what waited in a pinned ring goes before the snapshot */
+	probes_snapshot_run(&L->probes, catch_up, L);
+	privs_seccomp();
 	log_info("capturing up to %u bytes per syscall, ring buffer %" PRIu64 " bytes, spool %" PRIu64
 		 " bytes", L->cfg.capture_bytes, L->cfg.ringbuf_bytes, L->cfg.spool_bytes);
-	return ipc_listen(&L->ipc, L->cfg.socket_path, &L->probes);
+	sd_notify(0, "READY=1\nSTATUS=probes attached, waiting for the processor");
+	return 0;
 }
 
 /* The kernel wakes us only when much data waits (wakeup_bytes), so after
@@ -147,26 +219,28 @@ static int setup(struct loader *L)
 static void run(struct loader *L)
 {
 	while (!stopping) {
-		uint64_t now;
+		struct pollfd fds[3] = {
+			{ .fd = ring_buffer__epoll_fd(L->rb), .events = POLLIN },
+			{ .fd = L->recv_fd, .events = POLLIN },
+			{ .fd = L->send_blocked ? L->send_fd : -1, .events = POLLIN },
+		};
 
-		ring_buffer__poll(L->rb, POLL_MS);
-		ring_buffer__consume(L->rb);
-		now = clock_ns(CLOCK_BOOTTIME);
-		report_losses(L, now, false);
-		if (batch_due(&L->batch, now))
-			flush(L);
-		pump(L);
+		poll(fds, 3, POLL_MS);
+		catch_up(L);
 	}
 }
 
-/* Stop reading new work, hand over what is left, give a connected processor
- * up to 2 s to acknowledge it. */
+/* Stop reading new work and hand over what is batched; give a connected
+ * processor up to 5 s to acknowledge it. Pinned, the ring keeps the rest
+ * for the next loader; unpinned, it goes out with this one. */
 static void drain(struct loader *L)
 {
 	uint64_t deadline = clock_ns(CLOCK_BOOTTIME) + DRAIN_NS;
 	unsigned gen;
 
-	ring_buffer__consume(L->rb);
+	sd_notify(0, "STOPPING=1");
+	if (!L->cfg.pin_dir)
+		ring_buffer__consume(L->rb);
 	report_losses(L, clock_ns(CLOCK_BOOTTIME), true);
 	flush(L);
 	while (L->spool.head && ipc_connected(&L->ipc, &gen) &&
@@ -179,16 +253,21 @@ static void drain(struct loader *L)
 static void finish(struct loader *L)
 {
 	struct spool *s = &L->spool;
+	uint64_t tot[SLUICE_LOSS_MAX] = { 0 }, unacked = s->frames - s->acked;
 
-	log_info("exiting: %" PRIu64 " events, %" PRIu64 " batches, %" PRIu64 " acked, %" PRIu64
-		 " dropped (%" PRIu64 " events), %" PRIu64 " bad records, %" PRIu64 " bad acks",
-		 L->events, s->frames, s->acked, s->dropped_frames, s->dropped_events,
-		 L->bad_records, L->ipc.bad_acks);
 	/* nng first: its pipe callbacks use the BPF maps. */
 	ipc_close(&L->ipc);
+	spool_free(s); /* unacked frames are lost: counted for the next loader */
+	if (!loss_totals(L, tot))
+		probes_save_losses(&L->probes, tot);
+	log_info("exiting: %" PRIu64 " events, %" PRIu64 " batches, %" PRIu64 " acked, %" PRIu64
+		 " dropped (%" PRIu64 " events; %" PRIu64 " batches unacked at exit), %" PRIu64
+		 " bad records, %" PRIu64 " bad acks, %" PRIu64 " peers rejected%s",
+		 L->events, s->frames, s->acked, s->dropped_frames, s->dropped_events, unacked,
+		 L->bad_records, L->ipc.bad_acks, L->ipc.rejected_peers,
+		 L->cfg.pin_dir ? "; probes stay attached (--unload removes them)" : "");
 	ring_buffer__free(L->rb);
 	probes_stop(&L->probes);
-	spool_free(s);
 	batch_free(&L->batch);
 }
 
@@ -200,6 +279,8 @@ int main(int argc, char **argv)
 	if (flags_parse(argc, argv, &L.cfg))
 		return 2;
 	log_verbose = L.cfg.verbose;
+	if (L.cfg.unload)
+		return pin_unload(L.cfg.pin_dir) ? 1 : 0;
 	if (setup(&L))
 		fatal("setup failed, see above");
 	run(&L);

@@ -1,6 +1,7 @@
 /* The BPF side as the loader sees it: mounting tracefs/bpffs, opening,
- * configuring, loading and attaching the object, and the few map accesses
- * the loader needs. Pinning (persistent mode) will be added here. */
+ * configuring, loading and attaching the probes (or adopting the ones a
+ * previous loader pinned), the start-up snapshot, and the few map accesses
+ * the loader needs at run time. */
 #ifndef SLUICE_PROBES_H
 #define SLUICE_PROBES_H
 
@@ -8,24 +9,40 @@
 #include <stdint.h>
 
 #include "loader/loader.h"
+#include "loader/pin.h"
 
 struct sluice_bpf;
+struct snapshot_bpf;
 
 struct probes {
 	struct sluice_bpf *skel;
+	struct snapshot_bpf *snap; /* until the snapshot has run */
+	int snap_fd[2];            /* its iterators: processes, listening sockets */
+	struct pin pin;            /* pin.dir NULL with --no-pin; meta used either way */
+	uint64_t loss_base[3];     /* loader-side totals of earlier loaders */
+	int old_rb_fd;             /* a replaced ring buffer still to drain, or -1 */
 	int ncpus;
 };
 
 /* Mounts tracefs (required) and bpffs (warned about) when missing. */
 int probes_mount_fs(void);
-/* Open, configure from cfg, load, set filters, attach every program. */
+/* Adopts valid pins, or opens, configures, loads (reusing pinned maps of the
+ * same layout), sets the filters and attaches (replacing pinned links). */
 int probes_start(struct probes *p, const struct loader_cfg *cfg);
+/* Loads and attaches the snapshot iterators (privileged part). A failure
+ * only costs the snapshot: logged, 0 returned. */
+int probes_snapshot_prepare(struct probes *p, const struct loader_cfg *cfg);
+/* Runs them; each record lands in the ring buffer, drain() empties it
+ * between reads. */
+void probes_snapshot_run(struct probes *p, void (*drain)(void *), void *ctx);
 int probes_ringbuf_fd(const struct probes *p);
 /* Adds (on) or removes a tgid from the never-traced set. */
 int probes_ignore(struct probes *p, uint32_t tgid, bool on);
 /* Kernel loss counters summed over CPUs, indexed by sluice_loss_kind. */
 int probes_losses(const struct probes *p, uint64_t *totals);
-/* Detaches and unloads everything. */
+/* Records the loader-side totals (SLUICE_LOSS_SPOOL_FULL..) in the meta. */
+void probes_save_losses(struct probes *p, const uint64_t *totals);
+/* Pinned: closes fds, probes stay attached. --no-pin: detaches everything. */
 void probes_stop(struct probes *p);
 
 #endif

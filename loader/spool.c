@@ -60,12 +60,7 @@ void spool_rewind(struct spool *s)
 
 const struct frame *spool_next(const struct spool *s)
 {
-	uint64_t sent;
-
-	if (!s->cursor)
-		return NULL;
-	sent = s->cursor->seq - s->head->seq; /* seqs are contiguous */
-	return sent < SPOOL_MAX_INFLIGHT ? s->cursor : NULL;
+	return s->cursor;
 }
 
 void spool_sent(struct spool *s)
@@ -78,6 +73,10 @@ void spool_free(struct spool *s)
 {
 	uint64_t acked = s->acked;
 
+	for (struct frame *f = s->head; f; f = f->next) {
+		s->dropped_frames++;
+		s->dropped_events += f->events;
+	}
 	spool_ack(s, UINT64_MAX);
 	s->acked = acked; /* freeing is not acknowledging */
 }

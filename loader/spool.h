@@ -1,13 +1,12 @@
 /* The bounded in-memory spool of frames not yet acknowledged by the
  * processor, in seq order, with a cursor marking what has been sent on the
- * current connection. Seqs in the spool are contiguous. */
+ * current connection. Seqs in the spool are contiguous. Only bytes bound
+ * what is in flight: the processor acks in bursts, after a checkpoint. */
 #ifndef SLUICE_SPOOL_H
 #define SLUICE_SPOOL_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define SPOOL_MAX_INFLIGHT 64
 
 struct frame {
 	struct frame *next;
@@ -34,9 +33,10 @@ int spool_push(struct spool *s, uint8_t *buf, size_t len, uint32_t events);
 void spool_ack(struct spool *s, uint64_t seq);
 /* New connection: everything unacked goes out again, oldest first. */
 void spool_rewind(struct spool *s);
-/* The next frame to send, or NULL when all are sent or too many in flight. */
+/* The next frame to send, or NULL when all are sent. */
 const struct frame *spool_next(const struct spool *s);
 void spool_sent(struct spool *s);
+/* Frees what is left, counting it as dropped: it was never acknowledged. */
 void spool_free(struct spool *s);
 
 #endif

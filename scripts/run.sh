@@ -20,7 +20,8 @@ for a in ${ARGS:-}; do
 	if [ "$a" = --jsonl ]; then args+=(--jsonl -); else args+=("$a"); fi
 done
 
-"$B/sluice-loader" --socket "$RUN/loader.sock" &
+# --no-pin: a foreground session leaves nothing attached behind it
+"$B/sluice-loader" --socket "$RUN/loader.sock" --no-pin &
 loader=$!
 trap 'kill -TERM $loader $proc 2>/dev/null; wait' INT TERM
 for _ in $(seq 100); do [ -S "$RUN/loader.sock" ] && break; sleep 0.1; done

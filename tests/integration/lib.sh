@@ -10,6 +10,7 @@ T=$(mktemp -d /tmp/sluice-test.XXXXXX)
 chmod 0755 "$T" # servers drop to an unprivileged user and must read it
 SUITE=${SUITE:-$(basename "$0" .sh)}
 PIDS=()
+PIN=/sys/fs/bpf/sluice-test-$$ # this test's pinned probes (--pin-dir)
 CG=""
 FAILS=0
 
@@ -25,6 +26,8 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	[ -f "$T/nginx.pid" ] && kill -TERM "$(cat "$T/nginx.pid")" 2>/dev/null
+	# the loader keeps its probes pinned when it stops: remove them
+	[ -d "$PIN" ] && "$B/sluice-loader" --unload --pin-dir "$PIN" >/dev/null 2>&1
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
 		# anything still in the cgroup goes, then the cgroup itself
 		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
@@ -66,7 +69,7 @@ wait_for() { # seconds, command...: polls until the command succeeds
 # Starts loader and processor; pairs go to $T/pairs.jsonl.
 start_sluice() {
 	SOCK=$T/loader.sock
-	"$B/sluice-loader" --socket "$SOCK" --cgroup "$CG" "$@" >"$T/loader.log" 2>&1 &
+	"$B/sluice-loader" --socket "$SOCK" --cgroup "$CG" --pin-dir "$PIN" "$@" >"$T/loader.log" 2>&1 &
 	PIDS+=($!)
 	LOADER_PID=$!
 	wait_for 20 test -S "$SOCK" || { cat "$T/loader.log"; echo "loader did not start" >&2; exit 1; }

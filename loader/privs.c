@@ -1,0 +1,106 @@
+/* Capabilities and seccomp. The run loop needs no capability on this kernel:
+ * map reads/updates, ring buffer mmaps and iterator reads go through fds
+ * that set-up opened. The allow-list below is what `strace -f -c` showed in
+ * the steady state, reconnects and exit (see loader/README.md); anything
+ * else traps, logs its number and ends the process. */
+#include "loader/privs.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cap-ng.h>
+#include <seccomp.h>
+
+#include "common/log.h"
+
+/* Measured with `strace -f` (set-up excluded) over traffic, reconnects, a
+ * bad ack, sd_notify with a watchdog, and exit, pinned and not; plus what a
+ * thread runs as it starts (nng's last threads may still be starting) and
+ * what malloc may need: mremap, madvise. */
+static const int allowed[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(sendmsg), SCMP_SYS(close),
+	SCMP_SYS(poll), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl), SCMP_SYS(futex),
+	SCMP_SYS(accept), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(fcntl),
+	SCMP_SYS(shutdown), SCMP_SYS(unlink), SCMP_SYS(bpf), SCMP_SYS(getrandom),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(restart_syscall),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(rseq),
+	SCMP_SYS(set_robust_list), SCMP_SYS(exit), SCMP_SYS(exit_group),
+};
+
+void privs_drop_caps(void)
+{
+	struct group *gr = getgrnam("sluice");
+
+	if (gr && setegid(gr->gr_gid))
+		fatal("cannot take group sluice for the socket file: %s", strerror(errno));
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH))
+		fatal("cannot drop capabilities");
+	log_info("dropped every capability%s", gr ? "" : " (no group sluice: socket stays root's)");
+}
+
+void privs_socket_done(void)
+{
+	if (getegid() != getgid() && setegid(getgid())) /* the real gid: allowed */
+		fatal("cannot return to gid %u: %s", getgid(), strerror(errno));
+}
+
+/* Async-signal-safe: one line naming the syscall, then out. */
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char msg[] = "sluice-loader: fatal: seccomp blocked syscall 000 "
+		     "(`scmp_sys_resolver 000` names it); please report it\n";
+	char *d = strstr(msg, "000"), *d2 = strstr(d + 3, "000");
+	int nr = si->si_syscall;
+
+	(void)sig;
+	(void)uc;
+	for (int i = 2; i >= 0; i--, nr /= 10)
+		d[i] = d2[i] = (char)('0' + nr % 10);
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(70);
+}
+
+void privs_seccomp(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	size_t i;
+	int rv = ctx ? 0 : -ENOMEM;
+
+	sigaction(SIGSYS, &sa, NULL);
+	for (i = 0; !rv && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	/* sd_notify opens a datagram unix socket per message */
+	if (!rv)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	/* --no-pin exit: libbpf disables each perf event before closing it */
+	if (!rv)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE));
+	/* memory, never executable; thread names */
+	for (int m = 0; !rv && m < 2; m++)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m ? SCMP_SYS(mprotect) : SCMP_SYS(mmap),
+				      1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!rv)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	if (!rv && !(rv = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)))
+		rv = seccomp_load(ctx); /* every thread, nng's included */
+	seccomp_release(ctx);
+	if (rv)
+		fatal("cannot install the seccomp filter: %s", strerror(-rv));
+	log_info("seccomp: %zu syscalls allowed, and 5 with argument checks: socket, ioctl, mmap, "
+		 "mprotect, prctl", i);
+}
