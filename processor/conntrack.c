@@ -105,12 +105,11 @@ static struct conn *ct_find(struct conntrack *ct, uint64_t id)
 	return NULL;
 }
 
-/* Ends an entry's life: pending requests are emitted, the slot is freed. */
-static void ct_remove(struct conntrack *ct, struct conn *c, uint64_t ts_ns)
+/* Ends an entry's life (its HTTP state already closed): the slot is freed. */
+static void ct_unlink(struct conntrack *ct, struct conn *c)
 {
 	struct conn **pp = &ct->buckets[ct_hash(ct, c->conn_id)];
 
-	http1_close(c->http, ts_ns);
 	while (*pp != c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
@@ -118,6 +117,13 @@ static void ct_remove(struct conntrack *ct, struct conn *c, uint64_t ts_ns)
 	c->hnext = ct->free;
 	ct->free = c;
 	ct->st.live--;
+}
+
+/* Evictions and flushes: pending requests are emitted, the slot freed. */
+static void ct_remove(struct conntrack *ct, struct conn *c, uint64_t ts_ns)
+{
+	http1_close(c->http, ts_ns);
+	ct_unlink(ct, c);
 }
 
 static struct conn *ct_insert(struct conntrack *ct, uint64_t id, uint64_t ts_ns,
@@ -180,14 +186,16 @@ struct conn *conntrack_get(struct conntrack *ct, uint64_t conn_id, uint64_t ts_n
 	return c;
 }
 
-void conntrack_close(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns)
+void conntrack_close(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns,
+		     uint64_t bytes_sent, uint64_t bytes_recv)
 {
 	struct conn *c = ct_find(ct, conn_id);
 
 	if (!c)
 		return;
 	ct->st.closed++;
-	ct_remove(ct, c, ts_ns);
+	http1_close_totals(c->http, ts_ns, bytes_sent, bytes_recv);
+	ct_unlink(ct, c);
 }
 
 void conntrack_flush(struct conntrack *ct, uint64_t ts_ns)
@@ -204,4 +212,30 @@ const struct conntrack_stats *conntrack_stats(const struct conntrack *ct)
 struct http1_stats *conntrack_http_stats(struct conntrack *ct)
 {
 	return &ct->http;
+}
+
+void conntrack_foreach(struct conntrack *ct, void (*fn)(void *ctx, struct conn *c), void *ctx)
+{
+	for (struct conn *c = ct->lru_tail, *prev; c; c = prev) {
+		prev = c->lru_prev;
+		fn(ctx, c);
+	}
+}
+
+struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, const void *http)
+{
+	struct conn *c = ct_find(ct, saved->conn_id);
+
+	if (!c)
+		c = ct_insert(ct, saved->conn_id, saved->last_ns, saved->tgid, saved->role);
+	c->family = saved->family;
+	c->lport = saved->lport;
+	c->rport = saved->rport;
+	memcpy(c->laddr, saved->laddr, sizeof(c->laddr));
+	memcpy(c->raddr, saved->raddr, sizeof(c->raddr));
+	memcpy(c->comm, saved->comm, sizeof(c->comm));
+	c->bytes_sent = saved->bytes_sent;
+	c->bytes_recv = saved->bytes_recv;
+	http1_restore(c->http, http, ct_emit, c, &ct->http);
+	return c;
 }

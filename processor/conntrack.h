@@ -50,9 +50,18 @@ struct conn *conntrack_open(struct conntrack *ct, uint64_t conn_id, uint64_t ts_
  * open event never arrived. Never NULL. */
 struct conn *conntrack_get(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns,
 			   uint32_t tgid);
-void conntrack_close(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns);
+/* The connection closed having moved these totals (the same base as data
+ * positions), so a lost tail of a read-until-close response is noticed. */
+void conntrack_close(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns,
+		     uint64_t bytes_sent, uint64_t bytes_recv);
 /* Emits what every connection still waits for (incomplete) and empties the table. */
 void conntrack_flush(struct conntrack *ct, uint64_t ts_ns);
+
+/* Calls fn for every live connection, least recently used first. */
+void conntrack_foreach(struct conntrack *ct, void (*fn)(void *ctx, struct conn *c), void *ctx);
+/* Re-creates a connection from a checkpoint: endpoints and counters from
+ * `saved`, HTTP state from `http` (http1_conn_size() bytes). */
+struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, const void *http);
 
 const struct conntrack_stats *conntrack_stats(const struct conntrack *ct);
 struct http1_stats *conntrack_http_stats(struct conntrack *ct);

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +16,40 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/util/platform.h> /* nng_msleep */
 
 #include "common/log.h"
 #include "common/wire.h"
+#include "processor/checkpoint.h"
 #include "processor/config.h"
 #include "processor/export.h"
 #include "processor/processor.h"
+#include "processor/store.h"
 
 #define DEFAULT_SOCKET "/run/sluice/loader.sock"
 #define DEFAULT_MAX_CONNS 65536
 #define STATUS_EVERY_NS 1000000000ULL
+/* A checkpoint (and the ack it allows) at least this often while frames
+ * arrive, or sooner once this many frame bytes wait for one: the loader's
+ * spool holds everything unacked, so this bounds its use and how much a
+ * kill -9 can make the processor repeat. */
+#define CHECKPOINT_EVERY_NS 500000000ULL
+#define CHECKPOINT_EVERY_BYTES (4u << 20)
 
 struct opts {
 	const char *socket;  /* loader's ipc socket path */
 	const char *jsonl;   /* JSON lines destination, "-" = stdout */
 	const char *status;  /* status file, rewritten every second */
-	const char *state;   /* where the last processed seq survives a restart */
+	const char *state;   /* checkpoint file: seq + connections survive restarts */
 	uint32_t max_conns;
 	int quiet;           /* no human lines on stdout */
 	const char *config;  /* config file named by --config; NULL: the default */
 	const char *metrics_listen, *otlp_endpoint; /* override the file's [export] */
+	const char *db;      /* metadata store; NULL: STORE_DEFAULT_PATH, "none": off */
+	const char *pods_file; /* kubectl get pods -o json output, for pod names */
+	uint32_t db_max_conns; /* 0: STORE_DEFAULT_MAX_CONNS */
+	uint32_t db_max_age; /* seconds, when db_max_age_set */
+	int db_max_age_set;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -53,14 +68,18 @@ static void usage(FILE *f)
 		"  --jsonl PATH      write one JSON object per pair to PATH ('-' = stdout)\n"
 		"  --quiet           no human-readable lines on stdout\n"
 		"  --status PATH     rewrite a JSON status file every second\n"
-		"  --state PATH      keep the last processed batch seq here across restarts\n"
+		"  --state PATH      checkpoint file: restarts lose and repeat nothing\n"
 		"  --max-conns N     connections tracked at once (default %d)\n"
 		"  --config PATH     config file (default " CONFIG_DEFAULT_PATH "; flags win)\n"
 		"  --metrics-listen HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464, 'none': off)\n"
 		"  --otlp-endpoint URL  send OTLP/HTTP traces and metrics to URL/v1/... (default: off)\n"
+		"  --db PATH         metadata store (default " STORE_DEFAULT_PATH ", 'none': off)\n"
+		"  --db-max-conns N  newest connections kept in it (default %d)\n"
+		"  --db-max-age SECS closed connections and exited processes older go (default %d, 0: never)\n"
+		"  --pods-file PATH  pod names from `kubectl get pods -o json` output, re-read on change\n"
 		"  --verbose         debug logging\n"
 		"  --version, --help\n",
-		DEFAULT_MAX_CONNS);
+		DEFAULT_MAX_CONNS, STORE_DEFAULT_MAX_CONNS, STORE_DEFAULT_MAX_AGE_S);
 }
 
 static uint32_t parse_count(const char *flag, const char *s, uint32_t min, uint32_t max)
@@ -84,7 +103,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "verbose", no_argument, 0, 'v' },      { "version", no_argument, 0, 'V' },
 		{ "help", no_argument, 0, 'h' },         { "config", required_argument, 0, 'c' },
 		{ "metrics-listen", required_argument, 0, 'M' },
-		{ "otlp-endpoint", required_argument, 0, 'O' }, { 0, 0, 0, 0 },
+		{ "otlp-endpoint", required_argument, 0, 'O' },
+		{ "db", required_argument, 0, 'd' },     { "db-max-conns", required_argument, 0, 'D' },
+		{ "db-max-age", required_argument, 0, 'A' }, { "pods-file", required_argument, 0, 'P' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -101,6 +123,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->config = optarg; break;
 		case 'M': o->metrics_listen = optarg; break;
 		case 'O': o->otlp_endpoint = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'D': o->db_max_conns = parse_count("--db-max-conns", optarg, 1, 1u << 30); break;
+		case 'A':
+			o->db_max_age = parse_count("--db-max-age", optarg, 0, 10u * 366 * 86400);
+			o->db_max_age_set = 1;
+			break;
+		case 'P': o->pods_file = optarg; break;
 		case 'V': puts("sluice-processor " SLUICE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -145,22 +174,6 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The last seq a previous run processed; 0 when there was none. */
-static uint64_t state_load(const char *path)
-{
-	uint64_t seq = 0;
-	FILE *f;
-
-	if (!path || !(f = fopen(path, "r")))
-		return 0;
-	if (fscanf(f, "last_seq %" SCNu64, &seq) != 1) {
-		log_warn("%s: not a state file, starting without it", path);
-		seq = 0;
-	}
-	fclose(f);
-	return seq;
-}
-
 /* Writes path atomically: a reader or a crash sees the old or the new file. */
 static void write_atomic(const char *path, void (*fn)(FILE *, const void *), const void *arg)
 {
@@ -175,11 +188,6 @@ static void write_atomic(const char *path, void (*fn)(FILE *, const void *), con
 	fn(f, arg);
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		log_warn("cannot replace %s: %s", path, strerror(errno));
-}
-
-static void state_write(FILE *f, const void *arg)
-{
-	fprintf(f, "last_seq %" PRIu64 "\n", *(const uint64_t *)arg);
 }
 
 static void status_write(FILE *f, const void *arg)
@@ -231,19 +239,79 @@ static void send_ack(nng_socket s, uint64_t seq)
 		log_debug("ack %" PRIu64 " not sent: %s", seq, nng_strerror(rv));
 }
 
-static void handle_msg(struct processor *p, nng_socket s, nng_msg *m)
+/* What the processor owes the loader: the seq it may acknowledge. */
+struct acker {
+	uint64_t acked;        /* last seq acked */
+	uint64_t pending_bytes; /* frame bytes processed since the last checkpoint */
+	uint64_t last_ckpt_ns;
+	const char *state;     /* NULL: no checkpoints, ack at once */
+};
+
+/* Acks everything processed, after a checkpoint when there is a state file
+ * (an ack lets the loader forget: only what a checkpoint holds may go). */
+static void ack_if_due(struct processor *p, nng_socket s, struct acker *a, bool force)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	int err;
+
+	if (p->done_seq == a->acked)
+		return;
+	if (a->state) {
+		if (!force && a->pending_bytes < CHECKPOINT_EVERY_BYTES &&
+		    now - a->last_ckpt_ns < CHECKPOINT_EVERY_NS)
+			return;
+		/* store rows first: once acked, the loader cannot resend their batches */
+		store_flush(p->store, p->done_seq);
+		if ((err = checkpoint_save(p, a->state)) < 0) {
+			log_warn("cannot write checkpoint %s: %s (not acking)", a->state,
+				 strerror(-err));
+			a->last_ckpt_ns = now;
+			return;
+		}
+		a->last_ckpt_ns = now;
+		a->pending_bytes = 0;
+	}
+	send_ack(s, p->done_seq);
+	a->acked = p->done_seq;
+}
+
+static void handle_msg(struct processor *p, nng_socket s, nng_msg *m, struct acker *a)
 {
 	int n = processor_frame(p, nng_msg_body(m), nng_msg_len(m));
 
 	if (n == -EPROTO)
 		log_warn("malformed frame of %zu bytes skipped", nng_msg_len(m));
-	/* replays are acked too, so the loader can free them */
-	if (n >= 0 || n == -EALREADY)
-		send_ack(s, p->done_seq);
+	if (n >= 0)
+		a->pending_bytes += nng_msg_len(m);
+	else if (n == -EALREADY && p->done_seq == a->acked)
+		send_ack(s, p->done_seq); /* a replay of what is already safe: let it go */
 	nng_msg_free(m);
+	ack_if_due(p, s, a, false);
 }
 
-static void run_loop(struct processor *p, nng_socket s, const struct opts *o)
+/* The metadata store, unless --db none. A file it cannot use is fatal:
+ * running without the store the user asked for would only look healthy. */
+static struct store *open_store(const struct opts *o, const struct processor *p)
+{
+	struct store_opts so = {
+		.path = o->db ? o->db : STORE_DEFAULT_PATH,
+		.max_conns = o->db_max_conns,
+		.max_age_s = o->db_max_age_set ? o->db_max_age : STORE_DEFAULT_MAX_AGE_S,
+		.pods_file = o->pods_file,
+		.boot_to_unix_ns = p->out.boot_to_unix_ns,
+		.done_seq = p->done_seq,
+	};
+	struct store *st;
+
+	if (strcmp(so.path, "none") == 0)
+		return NULL;
+	if (!(st = store_open(&so)))
+		fatal("cannot use the metadata store %s (see above; --db none runs without one)",
+		      so.path);
+	return st;
+}
+
+static void run_loop(struct processor *p, nng_socket s, const struct opts *o, struct acker *a)
 {
 	uint64_t next_status = 0;
 	nng_msg *m;
@@ -252,9 +320,12 @@ static void run_loop(struct processor *p, nng_socket s, const struct opts *o)
 	while (!stop_requested) {
 		rv = nng_recvmsg(s, &m, 0);
 		if (rv == 0)
-			handle_msg(p, s, m);
-		else if (rv != NNG_ETIMEDOUT)
+			handle_msg(p, s, m, a);
+		else if (rv == NNG_ETIMEDOUT)
+			ack_if_due(p, s, a, false);
+		else
 			log_warn("receive failed: %s", nng_strerror(rv));
+		processor_tick(p, now_ns(CLOCK_MONOTONIC));
 		if (now_ns(CLOCK_MONOTONIC) >= next_status) {
 			fflush(NULL);
 			if (o->status)
@@ -270,6 +341,7 @@ int main(int argc, char **argv)
 	struct processor p;
 	struct opts o;
 	struct config cfg;
+	struct acker a = { 0 };
 	char err[512];
 	nng_socket s;
 
@@ -278,12 +350,16 @@ int main(int argc, char **argv)
 	load_config(&o, &cfg);
 	if (processor_init(&p, o.max_conns) < 0)
 		fatal("cannot allocate a table for %u connections", o.max_conns);
-	p.done_seq = state_load(o.state);
+	if (o.state && checkpoint_load(&p, o.state) == -ENOENT)
+		log_info("no checkpoint at %s yet: starting fresh", o.state);
+	a.acked = p.done_seq;
+	a.state = o.state;
 	p.out.jsonl = open_jsonl(o.jsonl);
 	p.out.human = (o.quiet || (o.jsonl && strcmp(o.jsonl, "-") == 0)) ? NULL : stdout;
 	if (isatty(STDOUT_FILENO))
 		setvbuf(stdout, NULL, _IOLBF, 0); /* live view: a line as it happens */
 	p.out.boot_to_unix_ns = (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME));
+	p.store = open_store(&o, &p);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -291,10 +367,11 @@ int main(int argc, char **argv)
 		fatal("%s", err);
 	s = dial_loader(o.socket);
 
-	run_loop(&p, s, &o);
+	run_loop(&p, s, &o, &a);
 
-	if (o.state)
-		write_atomic(o.state, state_write, &p.done_seq);
+	/* a clean stop checkpoints and acks everything: the next run repeats nothing */
+	ack_if_due(&p, s, &a, true);
+	nng_msleep(50); /* let the ack leave before the socket closes */
 	if (o.status)
 		write_atomic(o.status, status_write, &p);
 	export_stop(p.exp, &p);

@@ -9,6 +9,7 @@
 
 #include "processor/export.h"
 #include "processor/procs.h"
+#include "processor/store.h"
 
 static void on_pair(void *ctx, const struct conn *c, const struct http1_pair *pair)
 {
@@ -16,6 +17,7 @@ static void on_pair(void *ctx, const struct conn *c, const struct http1_pair *pa
 	const char *name = procs_name(c->tgid, c->comm);
 
 	output_pair(&p->out, c, pair, name);
+	store_pair(p->store, p->frame_seq, c, pair);
 	if (p->exp)
 		export_pair(p->exp, c, pair, name, p->out.boot_to_unix_ns);
 }
@@ -51,6 +53,7 @@ static void on_event(void *ctx, const struct wire_event *ev)
 	struct processor *p = ctx;
 
 	p->by_type[ev->type]++;
+	store_event(p->store, p->frame_seq, ev);
 	switch (ev->type) {
 	case SLUICE_EV_EXEC:
 		procs_exec(ev->tgid, ev->exec.exe, ev->exec.exe_len);
@@ -59,7 +62,8 @@ static void on_event(void *ctx, const struct wire_event *ev)
 		on_open(p, ev);
 		break;
 	case SLUICE_EV_CONN_CLOSE:
-		conntrack_close(p->ct, ev->close.conn_id, ev->ts_ns);
+		conntrack_close(p->ct, ev->close.conn_id, ev->ts_ns, ev->close.bytes_sent,
+				ev->close.bytes_recv);
 		break;
 	case SLUICE_EV_DATA:
 		on_data(p, ev);
@@ -85,15 +89,17 @@ void processor_fini(struct processor *p)
 {
 	conntrack_free(p->ct);
 	p->ct = NULL;
+	store_close(p->store, p->done_seq);
+	p->store = NULL;
 }
 
 int processor_frame(struct processor *p, const void *buf, size_t len)
 {
-	uint64_t seq;
-	int n = decode_frame(buf, len, p->done_seq, &seq, on_event, p, &p->dec);
+	/* frame_seq: on_event and on_pair tell the store which batch they are in */
+	int n = decode_frame(buf, len, p->done_seq, &p->frame_seq, on_event, p, &p->dec);
 
 	if (n >= 0)
-		p->done_seq = seq;
+		p->done_seq = p->frame_seq;
 	return n;
 }
 
@@ -122,5 +128,12 @@ void processor_status_json(const struct processor *p, FILE *f)
 		cs->live, cs->opened, cs->closed, cs->evicted, cs->unknown);
 	for (int i = 0; i < SLUICE_LOSS_MAX; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", loss_names[i], p->loss[i]);
-	fputs("}}\n", f);
+	fputc('}', f);
+	store_status_json(p->store, f);
+	fputs("}\n", f);
+}
+
+void processor_tick(struct processor *p, uint64_t now_ns)
+{
+	store_tick(p->store, now_ns, p->done_seq);
 }

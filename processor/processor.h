@@ -11,6 +11,7 @@
 #include "processor/output.h"
 
 struct export;
+struct store;
 
 struct processor {
 	struct conntrack *ct;
@@ -20,12 +21,16 @@ struct processor {
 	uint64_t loss[SLUICE_LOSS_MAX];    /* totals reported by the loader */
 	uint64_t by_type[SLUICE_EV_MAX + 1]; /* events handled, per type */
 	struct export *exp;                /* metrics and OTLP (export.h); NULL: none */
+	struct store *store;               /* metadata store (store.h); NULL: --db none */
+	uint64_t frame_seq;                /* seq of the frame being processed */
 };
 
 int processor_init(struct processor *p, uint32_t max_conns);
 void processor_fini(struct processor *p);
 /* Handles one frame from the loader. Returns the decode_frame result. */
 int processor_frame(struct processor *p, const void *buf, size_t len);
+/* Periodic work between frames (store commits). now_ns: CLOCK_MONOTONIC. */
+void processor_tick(struct processor *p, uint64_t now_ns);
 /* Writes the counters as one JSON object (for status files and sluicectl). */
 void processor_status_json(const struct processor *p, FILE *f);
 

@@ -39,7 +39,7 @@ static void test_open_get_close(void)
 	CHECK_EQ_U(conntrack_stats(ct)->live, 1);
 	CHECK_EQ_U(conntrack_stats(ct)->unknown, 0);
 	feed_request(c, 3);
-	conntrack_close(ct, 100, 4);
+	conntrack_close(ct, 100, 4, 0, 28);
 	CHECK_EQ_U(conntrack_stats(ct)->live, 0);
 	CHECK_EQ_U(conntrack_stats(ct)->closed, 1);
 	/* the request never got a response: emitted incomplete at close */
