@@ -43,11 +43,17 @@ static int h_checks;
 		}                                                            \
 	} while (0)
 
+/* Evaluates cond once: it may have side effects (mkdtemp, open...). */
 #define REQUIRE(cond)                                                        \
 	do {                                                                 \
-		CHECK(cond);                                                 \
-		if (!(cond))                                                 \
+		int h_ok = !!(cond);                                         \
+		h_checks++;                                                  \
+		if (!h_ok) {                                                 \
+			h_failed_checks++;                                   \
+			fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n",     \
+				__FILE__, __LINE__, #cond);                  \
 			return;                                              \
+		}                                                            \
 	} while (0)
 
 struct h_test {
