@@ -86,6 +86,11 @@ $(B)/wire-dump: tests/tools/wire_dump.c common/wire_enc.c $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
 
+# A misbehaving processor, for the loader's tests.
+$(B)/bad-peer: tests/tools/bad_peer.c common/wire_enc.c $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+
 # Unit tests link the processor's library sources (and the loader's encoder)
 # and run twice: plain, and under ASan+UBSan.
 UNIT_SRC := $(PROC_LIB_SRC)
@@ -101,7 +106,8 @@ unit-build: $(UNIT_TESTS) $(UNIT_ASAN)
 run: all
 	$(Q)scripts/run.sh
 
-test: all unit-build
+# the loader's integration tests use wire-dump and bad-peer as processors
+test: all unit-build $(B)/wire-dump $(B)/bad-peer
 	$(Q)B=$(B) tests/run.sh
 
 audit: all

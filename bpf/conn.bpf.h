@@ -150,7 +150,9 @@ int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* CLOSE -> LISTEN (listen()) and LISTEN -> CLOSE (close() of the listening
- * socket) both run in the owning task's context, so the usual gate applies. */
+ * socket) both run in the owning task's context, so the usual gate applies.
+ * The endpoint comes from the tracepoint's copy: at LISTEN -> CLOSE the sock
+ * has already given its port back. */
 static __always_inline int on_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -167,7 +169,12 @@ static __always_inline int on_listen(struct trace_event_raw_inet_sock_set_state 
 	__builtin_memset(e, 0, sizeof(*e));
 	fill_header(&e->h, SLUICE_EV_LISTEN, sizeof(*e), pid_tgid >> 32, (__u32)pid_tgid);
 	e->listening = ctx->newstate == SL_TCP_LISTEN;
-	e->family = read_local(c, e->addr, &e->port, &e->netns);
+	e->family = ctx->family;
+	e->port = ctx->sport;
+	e->netns = BPF_CORE_READ(c, skc_net.net, ns.inum);
+	if (bpf_probe_read_kernel(e->addr, e->family == SL_AF_INET ? 4 : 16,
+				  e->family == SL_AF_INET ? (void *)ctx->saddr : (void *)ctx->saddr_v6))
+		count_loss(SLUICE_LOSS_READ_FAIL, 1);
 	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }

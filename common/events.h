@@ -63,7 +63,7 @@ enum sluice_loss_kind {
 	SLUICE_LOSS_TRUNC_BYTES = 5, /* bytes beyond the capture cap (not a loss of events) */
 	SLUICE_LOSS_KERNEL_MAX = 6,
 	SLUICE_LOSS_SPOOL_FULL = 6, /* loader: batches dropped (spool full, or unacked at exit) */
-	SLUICE_LOSS_SPOOL_EVENTS = 7, /* loader: events inside those batches */
+	SLUICE_LOSS_SPOOL_EVENTS = 7, /* loader: records in them (not its own LOSS reports) */
 	SLUICE_LOSS_BAD_RECORD = 8, /* loader: ring-buffer record with wrong size/type */
 	SLUICE_LOSS_MAX = 9,
 };

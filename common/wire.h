@@ -20,7 +20,7 @@
  * Fields are only ever appended, and WIRE_VERSION is bumped when they are. A
  * decoder accepts frames of versions 1..WIRE_VERSION; an event may carry
  * fewer items (an older loader: the missing ones read as 0/empty, down to
- * wire_event_items_min) or more (a newer loader: the extra ones are skipped).
+ * version 1's count) or more (a newer loader: the extra ones are skipped).
  * Ack frame: 0x92 WIRE_ACK_VERSION 0xcf <seq as 8 bytes big-endian>, i.e. the
  * msgpack array [1, seq] with seq always in its uint64 form. Its format has
  * not changed since version 1, so its version stays 1: either daemon can be
@@ -39,8 +39,8 @@
 #define WIRE_MAX_EVENTS 65536
 
 /* Item counts per event type, header items included (index = type): what
- * this version writes, and the fewest a decoder accepts (version 1's). */
-extern const uint8_t wire_event_items[8], wire_event_items_min[8];
+ * this version writes. */
+extern const uint8_t wire_event_items[8];
 
 struct msgpack_packer;
 struct sluice_ev_header;

@@ -16,11 +16,6 @@ const uint8_t wire_event_items[8] = {
 	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 3,
 	[SLUICE_EV_LISTEN] = 4 + 6,
 };
-const uint8_t wire_event_items_min[8] = {
-	[SLUICE_EV_EXEC] = 4 + 8,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
-	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 2,
-	[SLUICE_EV_LISTEN] = 4 + 6,
-};
 
 /* Exact record size per type the kernel emits (DATA: without payload). */
 static const size_t rec_size[SLUICE_EV_MAX + 1] = {

@@ -1,54 +1,73 @@
-/* Command-line flags of sluice-loader: every value is checked here, so the
- * rest of the loader can trust struct loader_cfg. */
+/* Command-line flags of sluice-loader: one table says how each is spelled,
+ * where it goes and what it accepts; --help is printed from it. Every value
+ * is checked here, so the rest of the loader can trust struct loader_cfg. */
 #include "loader/loader.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "common/events.h"
-#include "common/log.h"
 
-static const char usage[] =
-	"usage: sluice-loader [options]\n"
-	"Loads sluice's BPF probes and forwards their events to sluice-processor.\n\n"
-	"  --socket PATH         listen on ipc://PATH (default /run/sluice/loader.sock)\n"
-	"  --capture-bytes N     payload bytes kept per syscall, 1..16384 (default 4096)\n"
-	"  --cgroup PATH         trace only tasks under this cgroup v2 directory\n"
-	"  --spool-bytes N[KMG]  memory for unacknowledged batches (default 64M)\n"
-	"  --ringbuf-bytes N[KMG] kernel ring buffer, a power of two (default 16M)\n"
-	"  --pin-dir DIR         keep probes attached across restarts, pinned in DIR\n"
-	"                        (default /sys/fs/bpf/sluice)\n"
-	"  --no-pin              nothing pinned: probes detach when the loader exits\n"
-	"  --unload              detach and remove what is pinned in --pin-dir, exit\n"
-	"  --processor-user NAME accept a processor running as NAME (or root) only\n"
-	"                        (default sluice if that user exists, else any)\n"
-	"  --verbose             debug logging (includes libbpf's)\n"
-	"  --help, --version\n";
+#define F(field) offsetof(struct loader_cfg, field)
+
+static const struct flag {
+	const char *name, *arg, *help;
+	size_t off;       /* the field in struct loader_cfg */
+	char type;        /* '/' absolute path, 'w' word, 'n' number, 'k' N[KMG], '2' power of 2, 'b' switch */
+	uint64_t min, max; /* numbers: the range; paths and words: the longest */
+} flags[] = {
+	{ "socket", "PATH", "listen on ipc://PATH (/run/sluice/loader.sock)", F(socket_path), '/', 1, 107 },
+	{ "capture-bytes", "N", "payload bytes kept per syscall (4096)", F(capture_bytes), 'n', 1,
+	  SLUICE_CAPTURE_MAX },
+	{ "cgroup", "PATH", "trace only tasks under this cgroup v2 directory", F(cgroup_path), '/', 1,
+	  4095 },
+	{ "spool-bytes", "N[KMG]", "memory for unacknowledged batches (64M)", F(spool_bytes), 'k',
+	  1 << 20, 16ull << 30 },
+	{ "ringbuf-bytes", "N[KMG]", "kernel ring buffer (16M)", F(ringbuf_bytes), '2', 4096, 1 << 30 },
+	{ "pin-dir", "DIR", "pin probes here: they outlive the loader (/sys/fs/bpf/sluice)",
+	  F(pin_dir), '/', 1, 200 },
+	{ "no-pin", NULL, "pin nothing: probes detach when the loader exits", F(no_pin), 'b', 0, 0 },
+	{ "unload", NULL, "detach and remove what is pinned in --pin-dir, then exit", F(unload), 'b',
+	  0, 0 },
+	{ "processor-user", "NAME", "only root or NAME may connect (sluice, if it exists)",
+	  F(processor_user), 'w', 1, 64 },
+	{ "verbose", NULL, "debug logging, libbpf's too", F(verbose), 'b', 0, 0 },
+};
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static void usage(void)
+{
+	printf("usage: sluice-loader [options]\n"
+	       "Loads sluice's BPF probes and forwards their events to sluice-processor.\n\n");
+	for (size_t i = 0; i < NFLAGS; i++) {
+		char spelled[64];
+
+		snprintf(spelled, sizeof(spelled), "--%s %s", flags[i].name,
+			 flags[i].arg ? flags[i].arg : "");
+		printf("  %-22s %s\n", spelled, flags[i].help);
+	}
+	printf("  --help, --version\n");
+	exit(0);
+}
 
 /* Strict unsigned parse with an optional K/M/G (binary) suffix. */
 static int parse_size(const char *s, bool suffix_ok, uint64_t *out)
 {
-	static const char units[] = "KMG";
+	const char *unit;
 	char *end;
 	unsigned long long v;
 	unsigned shift = 0;
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno)
+	if (*s < '0' || *s > '9' || errno)
 		return -EINVAL;
-	if (suffix_ok && *end && !end[1]) {
-		const char *p = strchr(units, *end);
-
-		if (!p)
-			return -EINVAL;
-		shift = 10 * (unsigned)(p - units + 1);
+	if (suffix_ok && *end && !end[1] && (unit = strchr("KMG", *end))) {
+		shift = 10 * (unsigned)(unit - "KMG" + 1);
 		end++;
 	}
 	if (*end || v > (UINT64_MAX >> shift))
@@ -57,77 +76,48 @@ static int parse_size(const char *s, bool suffix_ok, uint64_t *out)
 	return 0;
 }
 
-static int bad(const char *flag, const char *val, const char *why)
+static int bad(const char *what, const char *val, const struct flag *f)
 {
-	fprintf(stderr, "sluice-loader: invalid %s '%s': %s (see --help)\n", flag, val, why);
+	fprintf(stderr, "sluice-loader: invalid %s%s '%s'", f ? "--" : "", what, val);
+	if (f && strchr("/w", f->type))
+		fprintf(stderr, ": need %s of at most %llu bytes", f->type == '/' ? "an absolute path" :
+			"a name", (unsigned long long)f->max);
+	else if (f)
+		fprintf(stderr, ": need %s%llu..%llu", f->type == '2' ? "a power of two in " : "",
+			(unsigned long long)f->min, (unsigned long long)f->max);
+	fprintf(stderr, " (see --help)\n");
 	return -EINVAL;
 }
 
-static int set_flag(struct loader_cfg *cfg, int opt, const char *arg)
+static int set_flag(struct loader_cfg *cfg, const struct flag *f, const char *arg)
 {
+	char *field = (char *)cfg + f->off;
 	uint64_t v;
 
-	switch (opt) {
-	case 's':
-		if (arg[0] != '/' || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			return bad("--socket", arg, "need an absolute path under 108 bytes");
-		cfg->socket_path = arg;
-		return 0;
-	case 'c':
-		if (parse_size(arg, false, &v) || v < 1 || v > SLUICE_CAPTURE_MAX)
-			return bad("--capture-bytes", arg, "need an integer in 1..16384");
-		cfg->capture_bytes = (uint32_t)v;
-		return 0;
-	case 'g':
-		if (arg[0] != '/')
-			return bad("--cgroup", arg, "need an absolute cgroup v2 directory");
-		cfg->cgroup_path = arg;
-		return 0;
-	case 'S':
-		if (parse_size(arg, true, &v) || v < (1u << 20) || v > (16ull << 30))
-			return bad("--spool-bytes", arg, "need 1M..16G");
-		cfg->spool_bytes = v;
-		return 0;
-	case 'r':
-		if (parse_size(arg, true, &v) || v < 4096 || v > (1u << 30) || (v & (v - 1)))
-			return bad("--ringbuf-bytes", arg, "need a power of two in 4K..1G");
-		cfg->ringbuf_bytes = v;
-		return 0;
-	case 'p':
-		if (arg[0] != '/' || strlen(arg) > 200 || !strcmp(arg, "/sys/fs/bpf") ||
-		    !strcmp(arg, "/sys/fs/bpf/"))
-			return bad("--pin-dir", arg, "need an absolute directory below a bpffs mount");
-		cfg->pin_dir = arg;
-		return 0;
-	case 'u':
-		if (!arg[0] || strlen(arg) > 64)
-			return bad("--processor-user", arg, "need a user name");
-		cfg->processor_user = arg;
-		return 0;
+	if (f->type == 'b') {
+		*(bool *)field = true;
+	} else if (strchr("/w", f->type)) {
+		if (!arg[0] || strlen(arg) > f->max || (f->type == '/' && arg[0] != '/'))
+			return bad(f->name, arg, f);
+		*(const char **)field = arg;
+	} else {
+		if (parse_size(arg, f->type != 'n', &v) || v < f->min || v > f->max ||
+		    (f->type == '2' && (v & (v - 1))))
+			return bad(f->name, arg, f);
+		*(uint64_t *)field = v;
 	}
-	return -EINVAL;
+	return 0;
 }
 
 int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "capture-bytes", required_argument, NULL, 'c' },
-		{ "cgroup", required_argument, NULL, 'g' },
-		{ "spool-bytes", required_argument, NULL, 'S' },
-		{ "ringbuf-bytes", required_argument, NULL, 'r' },
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "no-pin", no_argument, NULL, 'n' },
-		{ "unload", no_argument, NULL, 'U' },
-		{ "processor-user", required_argument, NULL, 'u' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	bool no_pin = false;
+	struct option opts[NFLAGS + 3] = { [NFLAGS] = { "help", no_argument, NULL, 'h' },
+					   [NFLAGS + 1] = { "version", no_argument, NULL, 'V' } };
 	int opt;
 
+	for (size_t i = 0; i < NFLAGS; i++)
+		opts[i] = (struct option){ flags[i].name, flags[i].arg ? required_argument : no_argument,
+					   NULL, (int)i + 1 };
 	*cfg = (struct loader_cfg){ .socket_path = "/run/sluice/loader.sock",
 				    .pin_dir = "/sys/fs/bpf/sluice",
 				    .capture_bytes = SLUICE_CAPTURE_DEFAULT,
@@ -135,22 +125,22 @@ int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 				    .ringbuf_bytes = 16u << 20 };
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'h' || opt == 'V') {
-			fputs(opt == 'h' ? usage : "sluice-loader " SLUICE_VERSION "\n", stdout);
+		if (opt == 'h')
+			usage();
+		if (opt == 'V') {
+			puts("sluice-loader " SLUICE_VERSION);
 			exit(0);
 		}
-		if (opt == 'v' || opt == 'n' || opt == 'U')
-			*(opt == 'v' ? &cfg->verbose : opt == 'n' ? &no_pin : &cfg->unload) = true;
-		else if (opt == '?')
-			return bad("option", argv[optind - 1], "unknown or missing its value");
-		else if (set_flag(cfg, opt, optarg))
+		if (opt == '?' || opt > (int)NFLAGS)
+			return bad("option", argv[optind - 1], NULL);
+		if (set_flag(cfg, &flags[opt - 1], optarg))
 			return -EINVAL;
 	}
 	if (optind < argc)
-		return bad("argument", argv[optind], "sluice-loader takes no arguments");
-	if (no_pin && cfg->unload)
-		return bad("option", "--unload", "needs pinning (drop --no-pin)");
-	if (no_pin)
+		return bad("argument (it takes none)", argv[optind], NULL);
+	if (cfg->no_pin && cfg->unload)
+		return bad("option", "--unload", NULL);
+	if (cfg->no_pin)
 		cfg->pin_dir = NULL;
 	return 0;
 }

@@ -116,35 +116,37 @@ static int setup_socket(struct ipc *ipc)
 	return 0;
 }
 
-int ipc_init(struct ipc *ipc, const char *user, struct probes *probes)
+/* root, or --processor-user (default sluice): resolved before seccomp. */
+static int set_peer(struct ipc *ipc, const char *user)
 {
 	struct passwd *pw = getpwnam(user ? user : "sluice");
 
-	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER,
-			     .adding = NNG_PIPE_INITIALIZER };
-	pthread_mutex_init(&ipc->mu, NULL);
 	if (pw) {
 		ipc->uid = pw->pw_uid;
 		ipc->gid = pw->pw_gid;
-		return 0;
-	}
-	if (user) {
+	} else if (user) {
 		log_warn("--processor-user %s: no such user", user);
 		return -ENOENT;
+	} else {
+		ipc->any_peer = true;
+		log_warn("no user 'sluice': a processor of any uid may connect (see --processor-user)");
 	}
-	ipc->any_peer = true;
-	log_warn("no user 'sluice': a processor of any uid may connect (see --processor-user)");
 	return 0;
 }
 
 /* The socket file takes the process's group, which setup has set to
  * sluice (see privs.c), and nng gives it mode 0660. */
-int ipc_listen(struct ipc *ipc, const char *path)
+int ipc_listen(struct ipc *ipc, const char *path, const char *user, struct probes *probes)
 {
 	char url[PATH_MAX + 8], dir[PATH_MAX];
 	nng_listener l;
 	int rv, err;
 
+	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER,
+			     .adding = NNG_PIPE_INITIALIZER };
+	pthread_mutex_init(&ipc->mu, NULL);
+	if ((err = set_peer(ipc, user)))
+		return err;
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
 		err = -errno;
@@ -157,7 +159,9 @@ int ipc_listen(struct ipc *ipc, const char *path)
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_listener_create(&l, ipc->sock, url)) ||
 	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660)) ||
-	    (rv = nng_listener_start(l, 0))) {
+	    (rv = nng_listener_start(l, 0)) ||
+	    (rv = nng_socket_get_int(ipc->sock, NNG_OPT_RECVFD, &ipc->recv_fd)) ||
+	    (rv = nng_socket_get_int(ipc->sock, NNG_OPT_SENDFD, &ipc->send_fd))) {
 		log_warn("cannot listen on %s: %s%s", url, nng_strerror(rv),
 			 rv == NNG_EADDRINUSE ? " (is another sluice-loader running?)" : "");
 		return rv == NNG_EADDRINUSE ? -EADDRINUSE : -EIO;
@@ -212,16 +216,6 @@ int ipc_recv_ack(struct ipc *ipc, uint64_t *seq)
 	}
 	nng_msg_free(msg);
 	return rv;
-}
-
-int ipc_fds(struct ipc *ipc, int *recv_fd, int *send_fd)
-{
-	int rv;
-
-	if ((rv = nng_socket_get_int(ipc->sock, NNG_OPT_RECVFD, recv_fd)) ||
-	    (rv = nng_socket_get_int(ipc->sock, NNG_OPT_SENDFD, send_fd)))
-		return nng_fail("cannot get nng's pollable fds", rv);
-	return 0;
 }
 
 void ipc_close(struct ipc *ipc)

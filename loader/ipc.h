@@ -21,6 +21,7 @@ struct ipc {
 	uid_t uid;           /* the processor user's uid and group; any_peer: no check */
 	gid_t gid;
 	bool any_peer;
+	int recv_fd, send_fd; /* pollable: an ack waits / a send would go through */
 	pthread_mutex_t mu;  /* guards what follows: nng's threads set it */
 	nng_pipe pipe;       /* the connected processor, id 0 when none */
 	nng_pipe adding;     /* admitted, not yet started: sends wait for it */
@@ -30,9 +31,9 @@ struct ipc {
 	uint64_t bad_acks, rejected_peers;
 };
 
-/* Resolves who may connect (--processor-user); before privileges go. */
-int ipc_init(struct ipc *ipc, const char *user, struct probes *probes);
-int ipc_listen(struct ipc *ipc, const char *path);
+/* Listens on path; only root or user (NULL: sluice, or anyone if there is
+ * no such user) may connect. */
+int ipc_listen(struct ipc *ipc, const char *path, const char *user, struct probes *probes);
 /* Whether a processor is connected, and which connection it is. */
 bool ipc_connected(struct ipc *ipc, unsigned *generation);
 /* 0 sent; -EAGAIN not now (not connected, or the last frame is still being
@@ -41,8 +42,6 @@ int ipc_send(struct ipc *ipc, unsigned *generation, const void *buf, size_t len)
 /* 0 and *seq for an ack; -EAGAIN when none is waiting; -EPROTO for a bad
  * message (counted, logged, its connection closed). */
 int ipc_recv_ack(struct ipc *ipc, uint64_t *seq);
-/* Pollable fds: readable when an ack waits / when a send would go through. */
-int ipc_fds(struct ipc *ipc, int *recv_fd, int *send_fd);
 void ipc_close(struct ipc *ipc);
 
 #endif

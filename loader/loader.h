@@ -16,9 +16,10 @@ struct loader_cfg {
 	const char *cgroup_path;    /* NULL: trace every cgroup */
 	const char *pin_dir;        /* NULL (--no-pin): probes detach when the loader exits */
 	const char *processor_user; /* NULL: "sluice" if that user exists, else anyone */
-	uint32_t capture_bytes;
+	uint64_t capture_bytes;
 	uint64_t spool_bytes;
 	uint64_t ringbuf_bytes;
+	bool no_pin;
 	bool unload; /* --unload: remove what is pinned in pin_dir, exit */
 	bool verbose;
 };

@@ -15,7 +15,6 @@
 
 #include "common/events.h"
 #include "common/log.h"
-#include "loader/batch.h"
 #include "loader/ipc.h"
 #include "loader/loader.h"
 #include "loader/privs.h"
@@ -24,7 +23,6 @@
 
 #define POLL_MS 10
 #define SEC_NS 1000000000ull
-#define LOSS_REFRESH_NS (10 * SEC_NS)
 #define DRAIN_NS (5 * SEC_NS)
 
 struct loader {
@@ -36,9 +34,8 @@ struct loader {
 	struct spool spool;
 	unsigned generation;  /* connection the spool cursor belongs to */
 	bool send_blocked;    /* a frame waits for nng: poll its send fd */
-	int recv_fd, send_fd; /* nng's pollable fds */
 	uint64_t events, bad_records;
-	uint64_t loss_sent[SLUICE_LOSS_MAX], loss_checked_ns, loss_sent_ns;
+	uint64_t loss_sent_ns;
 	uint64_t watchdog_ns, watchdog_last; /* systemd's WatchdogSec / 2; 0: off */
 };
 
@@ -81,17 +78,15 @@ static void pump(struct loader *L)
 
 static void flush(struct loader *L)
 {
-	uint32_t events;
+	uint32_t records;
 	size_t len;
 	uint8_t *frame;
 
 	if (!L->batch.events)
 		return;
-	frame = batch_take(&L->batch, &len, &events);
-	if (spool_push(&L->spool, frame, len, events) == -ENOSPC) {
-		log_debug("spool full: dropped a batch of %u events", events);
-		memset(L->loss_sent, 0xff, sizeof(L->loss_sent)); /* maybe a report: resend */
-	}
+	frame = batch_take(&L->batch, &len, &records);
+	if (spool_push(&L->spool, frame, len, records) == -ENOSPC)
+		log_debug("spool full: dropped a batch of %u records", records);
 	pump(L);
 }
 
@@ -120,23 +115,18 @@ static int loss_totals(struct loader *L, uint64_t *tot)
 	return probes_losses(&L->probes, tot);
 }
 
-/* About once a second: when any loss total moved (or every 10 s anyway),
- * append the totals of every kind to the current batch. */
-static void report_losses(struct loader *L, uint64_t now, bool force)
+/* Once a second, the totals of every loss kind go into the current batch:
+ * totals, not increments, so a lost or replayed report costs nothing. */
+static void report_losses(struct loader *L, uint64_t now)
 {
 	uint64_t tot[SLUICE_LOSS_MAX] = { 0 };
 	unsigned gen;
 
-	if ((!force && now - L->loss_checked_ns < SEC_NS) || loss_totals(L, tot))
-		return;
-	L->loss_checked_ns = now;
-	if (!force && !memcmp(tot, L->loss_sent, sizeof(tot)) &&
-	    now - L->loss_sent_ns < LOSS_REFRESH_NS)
+	if (loss_totals(L, tot))
 		return;
 	for (uint32_t k = 0; k < SLUICE_LOSS_MAX; k++)
 		batch_add_loss(&L->batch, k, tot[k], L->probes.pin.meta.epoch_ns, now);
 	probes_save_losses(&L->probes, tot);
-	memcpy(L->loss_sent, tot, sizeof(tot));
 	L->loss_sent_ns = now;
 	sd_notifyf(0, "STATUS=%s; %" PRIu64 " events, %zu bytes unacked, %" PRIu64
 		      " events dropped, %" PRIu64 " peers rejected",
@@ -144,12 +134,15 @@ static void report_losses(struct loader *L, uint64_t now, bool force)
 		   L->spool.bytes, tot[SLUICE_LOSS_SPOOL_EVENTS], L->ipc.rejected_peers);
 }
 
-/* Everything periodic, after each poll. */
-static void tick(struct loader *L)
+/* After each poll: read the ring, then everything periodic. */
+static void catch_up(void *ctx)
 {
+	struct loader *L = ctx;
 	uint64_t now = clock_ns(CLOCK_BOOTTIME);
 
-	report_losses(L, now, false);
+	ring_buffer__consume(L->rb);
+	if (now - L->loss_sent_ns >= SEC_NS)
+		report_losses(L, now);
 	if (batch_due(&L->batch, now))
 		flush(L);
 	pump(L);
@@ -157,27 +150,6 @@ static void tick(struct loader *L)
 		sd_notify(0, "WATCHDOG=1");
 		L->watchdog_last = now;
 	}
-}
-
-static void catch_up(void *ctx)
-{
-	struct loader *L = ctx;
-
-	ring_buffer__consume(L->rb);
-	tick(L);
-}
-
-static int open_ring(struct loader *L)
-{
-	int fd = L->probes.old_rb_fd;
-
-	L->rb = ring_buffer__new(probes_ringbuf_fd(&L->probes), on_record, L, NULL);
-	/* a ring an upgrade replaced: what it still holds is read too */
-	if (!L->rb || (fd >= 0 && ring_buffer__add(L->rb, fd, on_record, L))) {
-		log_warn("cannot open ring buffer: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
 }
 
 static int setup(struct loader *L)
@@ -193,22 +165,26 @@ static int setup(struct loader *L)
 	/* Wall-clock microseconds: a restarted loader's seqs stay above the
 	 * previous instance's, which the processor may have recorded. */
 	spool_init(&L->spool, L->cfg.spool_bytes, clock_ns(CLOCK_REALTIME) / 1000);
-	L->loss_checked_ns = L->loss_sent_ns = L->watchdog_last = clock_ns(CLOCK_BOOTTIME);
+	L->loss_sent_ns = L->watchdog_last = clock_ns(CLOCK_BOOTTIME);
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		L->watchdog_ns = usec * 1000 / 2;
-	if ((err = ipc_init(&L->ipc, L->cfg.processor_user, &L->probes)) ||
-	    (err = probes_mount_fs()) || (err = probes_start(&L->probes, &L->cfg)) ||
-	    (err = open_ring(L)) || (err = probes_snapshot_prepare(&L->probes, &L->cfg)))
+	if ((err = probes_start(&L->probes, &L->cfg)))
 		return err;
+	/* a ring an upgrade replaced: what it still holds is read too */
+	L->rb = ring_buffer__new(probes_ringbuf_fd(&L->probes), on_record, L, NULL);
+	if (!L->rb || (L->probes.old_rb_fd >= 0 &&
+		       ring_buffer__add(L->rb, L->probes.old_rb_fd, on_record, L))) {
+		log_warn("cannot read the ring buffer: %s", strerror(errno));
+		return -EIO;
+	}
 	privs_drop_caps();
-	if ((err = ipc_listen(&L->ipc, L->cfg.socket_path)) ||
-	    (err = ipc_fds(&L->ipc, &L->recv_fd, &L->send_fd)))
+	if ((err = ipc_listen(&L->ipc, L->cfg.socket_path, L->cfg.processor_user, &L->probes)))
 		return err;
 	privs_socket_done();
 	catch_up(L); /* what waited in a pinned ring goes before the snapshot */
-	probes_snapshot_run(&L->probes, catch_up, L);
+	probes_snapshot(&L->probes, catch_up, L);
 	privs_seccomp();
-	log_info("capturing up to %u bytes per syscall, ring buffer %" PRIu64 " bytes, spool %" PRIu64
+	log_info("capturing up to %" PRIu64 " bytes per syscall, ring buffer %" PRIu64 " bytes, spool %" PRIu64
 		 " bytes", L->cfg.capture_bytes, L->cfg.ringbuf_bytes, L->cfg.spool_bytes);
 	sd_notify(0, "READY=1\nSTATUS=probes attached, waiting for the processor");
 	return 0;
@@ -221,8 +197,8 @@ static void run(struct loader *L)
 	while (!stopping) {
 		struct pollfd fds[3] = {
 			{ .fd = ring_buffer__epoll_fd(L->rb), .events = POLLIN },
-			{ .fd = L->recv_fd, .events = POLLIN },
-			{ .fd = L->send_blocked ? L->send_fd : -1, .events = POLLIN },
+			{ .fd = L->ipc.recv_fd, .events = POLLIN },
+			{ .fd = L->send_blocked ? L->ipc.send_fd : -1, .events = POLLIN },
 		};
 
 		poll(fds, 3, POLL_MS);
@@ -241,7 +217,7 @@ static void drain(struct loader *L)
 	sd_notify(0, "STOPPING=1");
 	if (!L->cfg.pin_dir)
 		ring_buffer__consume(L->rb);
-	report_losses(L, clock_ns(CLOCK_BOOTTIME), true);
+	report_losses(L, clock_ns(CLOCK_BOOTTIME));
 	flush(L);
 	while (L->spool.head && ipc_connected(&L->ipc, &gen) &&
 	       clock_ns(CLOCK_BOOTTIME) < deadline) {

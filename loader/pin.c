@@ -1,7 +1,7 @@
-/* Pinned objects in bpffs: the lock, the meta map, map reuse by layout, link
- * paths, stale pins, and --unload. Maps are never handed to libbpf's own
- * pin_path reuse: a layout change would fail the load ("couldn't reuse
- * pinned map"); here it unpins the old map and says so instead. */
+/* Pinned objects in bpffs: the lock, the meta map, map reuse by layout,
+ * stale pins, and --unload. Maps are never left to libbpf's own pin reuse
+ * unchecked: a layout change would fail the load ("couldn't reuse pinned
+ * map"); here the old map is unpinned and the log says so. */
 #include "loader/pin.h"
 
 #include <dirent.h>
@@ -21,60 +21,44 @@
 
 #include "common/log.h"
 
-static const char *path_of(const struct pin *pin, const char *sub, const char *name, char *buf,
-			   size_t len)
+static int fail(const char *what, const char *path, int err)
 {
-	snprintf(buf, len, "%s/%s/%s", pin->dir, sub, name);
-	return buf;
-}
-
-static int fail(const char *what, const char *path)
-{
-	int err = -errno;
-
 	log_warn("%s %s: %s", what, path, strerror(-err));
 	return err;
 }
 
+/* The dir must be on bpffs, and not a mount's root: --unload empties it. */
 static int lock_dir(struct pin *pin, const char *dir)
 {
-	struct statfs st;
+	struct stat st, up;
+	struct statfs fs;
 
-	*pin = (struct pin){ .dir = dir, .dir_fd = -1, .meta_fd = -1 };
-	pin->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pin->dir_fd < 0)
+	*pin = (struct pin){ .dir = dir, .meta_fd = -1 };
+	if ((pin->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -errno;
-	if (fstatfs(pin->dir_fd, &st) || st.f_type != BPF_FS_MAGIC) {
-		log_warn("--pin-dir %s is not on a bpf filesystem", dir);
-		return -EINVAL;
-	}
-	if (flock(pin->dir_fd, LOCK_EX | LOCK_NB)) {
-		log_warn("%s is in use by another sluice-loader (or --unload)", dir);
-		return -EBUSY;
-	}
+	if (fstatfs(pin->dir_fd, &fs) || fs.f_type != BPF_FS_MAGIC || fstat(pin->dir_fd, &st) ||
+	    fstatat(pin->dir_fd, "..", &up, 0) || st.st_dev != up.st_dev)
+		return fail("need a directory below a bpffs mount, not", dir, -EINVAL);
+	if (flock(pin->dir_fd, LOCK_EX | LOCK_NB))
+		return fail("in use by another sluice-loader (or --unload):", dir, -EBUSY);
 	return 0;
 }
 
 static void read_meta(struct pin *pin)
 {
 	char path[PATH_MAX];
-	struct bpf_map_info info = { 0 };
-	uint32_t len = sizeof(info), key = 0;
-	int fd;
+	uint32_t key = 0;
 
 	snprintf(path, sizeof(path), "%s/meta", pin->dir);
-	if ((fd = bpf_obj_get(path)) < 0)
+	if ((pin->meta_fd = bpf_obj_get(path)) < 0)
 		return;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(pin->meta) ||
-	    bpf_map_lookup_elem(fd, &key, &pin->meta) || pin->meta.version != PIN_VERSION) {
-		log_warn("%s is not this version's meta: replacing it", path);
+	if (bpf_map_lookup_elem(pin->meta_fd, &key, &pin->meta) ||
+	    pin->meta.version != PIN_VERSION) { /* another version's: start over */
 		memset(&pin->meta, 0, sizeof(pin->meta));
-		close(fd);
+		close(pin->meta_fd);
+		pin->meta_fd = -1;
 		unlink(path);
-		return;
 	}
-	pin->meta_fd = fd;
-	pin->had_meta = true;
 }
 
 int pin_open(struct pin *pin, const char *dir)
@@ -82,157 +66,94 @@ int pin_open(struct pin *pin, const char *dir)
 	int err;
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
-		return fail("cannot create", dir);
+		return fail("cannot create", dir, -errno);
 	if ((err = lock_dir(pin, dir)))
-		return err == -EBUSY || err == -EINVAL ? err : fail("cannot open", dir);
+		return err == -EINVAL || err == -EBUSY ? err : fail("cannot open", dir, err);
 	if ((mkdirat(pin->dir_fd, "maps", 0700) && errno != EEXIST) ||
 	    (mkdirat(pin->dir_fd, "links", 0700) && errno != EEXIST))
-		return fail("cannot create maps/ and links/ in", dir);
+		return fail("cannot create maps/ and links/ in", dir, -errno);
 	read_meta(pin);
 	return 0;
 }
 
 static bool same_layout(const struct bpf_map *m, int fd)
 {
-	struct bpf_map_info info = { 0 };
-	uint32_t len = sizeof(info);
+	struct bpf_map_info i = { 0 };
+	uint32_t len = sizeof(i);
 
-	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == bpf_map__type(m) &&
-	       info.key_size == bpf_map__key_size(m) && info.value_size == bpf_map__value_size(m) &&
-	       info.max_entries == bpf_map__max_entries(m) &&
-	       info.map_flags == bpf_map__map_flags(m) && info.map_extra == bpf_map__map_extra(m);
+	return !bpf_obj_get_info_by_fd(fd, &i, &len) && i.type == bpf_map__type(m) &&
+	       i.key_size == bpf_map__key_size(m) && i.value_size == bpf_map__value_size(m) &&
+	       i.max_entries == bpf_map__max_entries(m) && i.map_flags == bpf_map__map_flags(m) &&
+	       i.map_extra == bpf_map__map_extra(m);
 }
 
-/* The pinned map with m's name, if its layout is m's; -1 otherwise. */
-static int pinned_map(const struct pin *pin, const struct bpf_map *m, int *other)
+/* Replaces an unusable pin of m: says so, keeps a ring to drain. */
+static void unpin_old(struct bpf_map *m, const char *path, int fd, int *old_rb)
 {
-	char path[PATH_MAX];
-	int fd = bpf_obj_get(path_of(pin, "maps", bpf_map__name(m), path, sizeof(path)));
+	bool ring = !strcmp(bpf_map__name(m), "rb");
 
-	if (fd < 0 || same_layout(m, fd))
-		return fd;
-	if (other)
-		*other = fd;
+	log_warn("pinned map %s has another layout: replacing it (%s)", bpf_map__name(m),
+		 ring ? "what it holds is still read" : "contents not kept");
+	unlink(path);
+	if (ring)
+		*old_rb = fd;
 	else
 		close(fd);
-	return -1;
 }
 
-bool pin_adoptable(const struct pin *pin, struct bpf_object *obj, uint64_t hash)
+int pin_maps(struct pin *pin, struct bpf_object *obj, bool adopt, int *old_rb)
 {
 	char path[PATH_MAX];
-	struct bpf_program *prog;
 	struct bpf_map *m;
-	int fd;
-
-	if (!pin->had_meta || pin->meta.hash != hash)
-		return false;
-	bpf_object__for_each_program(prog, obj)
-		if (access(path_of(pin, "links", bpf_program__name(prog), path, sizeof(path)), F_OK))
-			return false;
-	bpf_object__for_each_map(m, obj) {
-		if (bpf_map__is_internal(m))
-			continue;
-		if ((fd = pinned_map(pin, m, NULL)) < 0)
-			return false;
-		close(fd);
-	}
-	return true;
-}
-
-int pin_adopt_maps(const struct pin *pin, struct bpf_object *obj)
-{
-	struct bpf_map *m;
-	int fd, err;
+	int fd, err, kept = 0;
 
 	bpf_object__for_each_map(m, obj) {
 		if (bpf_map__is_internal(m))
 			continue;
-		if ((fd = pinned_map(pin, m, NULL)) < 0)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(m, fd);
-		close(fd);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-bool pin_prepare_maps(const struct pin *pin, struct bpf_object *obj, int *old_rb)
-{
-	bool loss_kept = false;
-	char path[PATH_MAX];
-	struct bpf_map *m;
-	int fd, other;
-
-	*old_rb = -1;
-	bpf_object__for_each_map(m, obj) {
-		const char *name = bpf_map__name(m);
-
-		if (bpf_map__is_internal(m))
-			continue;
-		other = -1;
-		path_of(pin, "maps", name, path, sizeof(path));
-		if ((fd = pinned_map(pin, m, &other)) >= 0) {
-			loss_kept |= !strcmp(name, "loss_counters");
-			close(fd);
-		} else if (other >= 0) {
-			log_warn("pinned map %s has another layout: replacing it (%s)", name,
-				 strcmp(name, "rb") ? "contents not kept" : "what it holds is still read");
-			unlink(path);
-			if (!strcmp(name, "rb"))
-				*old_rb = other; /* still holds records: drained after the switch */
-			else
-				close(other);
+		snprintf(path, sizeof(path), "%s/maps/%s", pin->dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (adopt) {
+			err = fd < 0 ? -errno : bpf_map__reuse_fd(m, fd);
+			if (err)
+				return fail("pins are incomplete (try --unload):", path, err);
+		} else if (fd >= 0 && !same_layout(m, fd)) {
+			unpin_old(m, path, fd, old_rb);
+			fd = -1;
+		} else if (fd >= 0) {
+			kept |= !strcmp(bpf_map__name(m), "loss_counters");
 		}
-		/* libbpf reuses what is still pinned here, and pins what it creates */
-		bpf_map__set_pin_path(m, path);
+		if (fd >= 0) /* reuse_fd took a dup */
+			close(fd);
+		if (!adopt) /* libbpf reuses what is still pinned there, pins what it creates */
+			bpf_map__set_pin_path(m, path);
 	}
-	return loss_kept;
+	return kept;
 }
 
-const char *pin_link_path(const struct pin *pin, const char *prog, char *buf, size_t len)
+/* Unpins the entries of sub/ that obj does not have (all without obj);
+ * returns how many. */
+static int sweep(struct pin *pin, const char *sub, struct bpf_object *obj)
 {
-	path_of(pin, "links", prog, buf, len);
-	if (unlink(buf) == 0)
-		log_debug("replacing pinned link %s", buf);
-	return buf;
-}
-
-/* Unpins the entries of sub/ that `keep` says obj does not have (all of
- * them without obj); returns how many. */
-static int remove_stale_in(const struct pin *pin, const char *sub, struct bpf_object *obj,
-			   bool (*keep)(struct bpf_object *, const char *))
-{
-	int n = 0, dfd = openat(pin->dir_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	int n = 0, fd = openat(pin->dir_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.' && (!obj || !keep(obj, e->d_name)) &&
-		    !unlinkat(dfd, e->d_name, 0) && ++n && obj)
+	while (d && (e = readdir(d))) {
+		bool ours = obj && (*sub == 'm' ? !!bpf_object__find_map_by_name(obj, e->d_name) :
+				    !!bpf_object__find_program_by_name(obj, e->d_name));
+
+		if (e->d_name[0] != '.' && !ours && !unlinkat(fd, e->d_name, 0) && ++n && obj)
 			log_info("unpinned %s/%s/%s: not in this object", pin->dir, sub, e->d_name);
+	}
 	if (d)
 		closedir(d);
-	else if (dfd >= 0)
-		close(dfd);
 	return n;
 }
 
-static bool has_map(struct bpf_object *obj, const char *name)
+void pin_sweep(struct pin *pin, struct bpf_object *obj)
 {
-	return bpf_object__find_map_by_name(obj, name) != NULL;
-}
-
-static bool has_prog(struct bpf_object *obj, const char *name)
-{
-	return bpf_object__find_program_by_name(obj, name) != NULL;
-}
-
-void pin_remove_stale(const struct pin *pin, struct bpf_object *obj)
-{
-	remove_stale_in(pin, "links", obj, has_prog);
-	remove_stale_in(pin, "maps", obj, has_map);
+	sweep(pin, "links", obj);
+	sweep(pin, "maps", obj);
 }
 
 int pin_write_meta(struct pin *pin)
@@ -246,7 +167,7 @@ int pin_write_meta(struct pin *pin)
 		pin->meta_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_meta", sizeof(key),
 					      sizeof(pin->meta), 1, NULL);
 		if (pin->meta_fd < 0 || bpf_obj_pin(pin->meta_fd, path))
-			return fail("cannot create", path);
+			return fail("cannot create", path, -errno);
 	}
 	return bpf_map_update_elem(pin->meta_fd, &key, &pin->meta, BPF_ANY) ? -errno : 0;
 }
@@ -263,31 +184,26 @@ void pin_close(struct pin *pin)
 int pin_unload(const char *dir)
 {
 	struct pin pin;
-	char path[PATH_MAX];
 	int links, maps, err = lock_dir(&pin, dir);
 
-	if (err == -ENOENT) {
+	if (err == -ENOENT)
 		log_info("nothing pinned at %s", dir);
-		return 0;
-	}
-	if (!err)
-		read_meta(&pin);
-	if (err || !pin.had_meta) {
-		if (err != -EBUSY && err != -EINVAL)
-			log_warn("%s: %s", dir, err ? strerror(-err) : "no sluice meta, not touching it");
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	read_meta(&pin);
+	if (pin.meta_fd < 0) {
 		pin_close(&pin);
-		return err ? err : -ENOENT;
+		return fail("no sluice meta, not touching", dir, -ENOENT);
 	}
 	/* a link's pin is its last reference: unpinning detaches the program */
-	links = remove_stale_in(&pin, "links", NULL, NULL);
-	maps = remove_stale_in(&pin, "maps", NULL, NULL);
-	snprintf(path, sizeof(path), "%s/meta", dir);
-	unlink(path);
+	links = sweep(&pin, "links", NULL);
+	maps = sweep(&pin, "maps", NULL);
+	unlinkat(pin.dir_fd, "meta", 0);
 	unlinkat(pin.dir_fd, "links", AT_REMOVEDIR);
 	unlinkat(pin.dir_fd, "maps", AT_REMOVEDIR);
 	pin_close(&pin);
 	if (rmdir(dir))
-		return fail("unpinned sluice's objects but left (not ours?)", dir);
+		return fail("unpinned sluice's objects but left (not ours?)", dir, -errno);
 	log_info("unloaded: detached %d links, removed %d maps and %s", links, maps, dir);
 	return 0;
 }

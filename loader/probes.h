@@ -11,30 +11,23 @@
 #include "loader/loader.h"
 #include "loader/pin.h"
 
-struct sluice_bpf;
-struct snapshot_bpf;
-
 struct probes {
 	struct sluice_bpf *skel;
 	struct snapshot_bpf *snap; /* until the snapshot has run */
 	int snap_fd[2];            /* its iterators: processes, listening sockets */
-	struct pin pin;            /* pin.dir NULL with --no-pin; meta used either way */
-	uint64_t loss_base[3];     /* loader-side totals of earlier loaders */
+	struct pin pin;            /* pin.dir NULL with --no-pin; its meta is used either way */
+	uint64_t loss_base[3];     /* loader-side totals of earlier loaders, same epoch */
 	int old_rb_fd;             /* a replaced ring buffer still to drain, or -1 */
 	int ncpus;
 };
 
-/* Mounts tracefs (required) and bpffs (warned about) when missing. */
-int probes_mount_fs(void);
-/* Adopts valid pins, or opens, configures, loads (reusing pinned maps of the
- * same layout), sets the filters and attaches (replacing pinned links). */
+/* Mounts tracefs and bpffs if missing; adopts valid pins, or loads (reusing
+ * pinned maps of the same layout), sets the filters and attaches (replacing
+ * pinned links); then prepares the snapshot iterators (a failure there only
+ * costs the snapshot). */
 int probes_start(struct probes *p, const struct loader_cfg *cfg);
-/* Loads and attaches the snapshot iterators (privileged part). A failure
- * only costs the snapshot: logged, 0 returned. */
-int probes_snapshot_prepare(struct probes *p, const struct loader_cfg *cfg);
-/* Runs them; each record lands in the ring buffer, drain() empties it
- * between reads. */
-void probes_snapshot_run(struct probes *p, void (*drain)(void *), void *ctx);
+/* Runs the snapshot: records land in the ring, drain() empties it. */
+void probes_snapshot(struct probes *p, void (*drain)(void *), void *ctx);
 int probes_ringbuf_fd(const struct probes *p);
 /* Adds (on) or removes a tgid from the never-traced set. */
 int probes_ignore(struct probes *p, uint32_t tgid, bool on);

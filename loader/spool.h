@@ -1,12 +1,44 @@
-/* The bounded in-memory spool of frames not yet acknowledged by the
- * processor, in seq order, with a cursor marking what has been sent on the
- * current connection. Seqs in the spool are contiguous. Only bytes bound
- * what is in flight: the processor acks in bursts, after a checkpoint. */
+/* Frames on their way to the processor. A batch is the frame being built:
+ * records are msgpack-encoded straight into its body behind a fixed 16-byte
+ * head, so the event count and seq are filled in at the end. The spool
+ * keeps built frames, in seq order, until the processor acks them, with a
+ * cursor marking what has been sent on the current connection; seqs in the
+ * spool are contiguous and only bytes bound it: the processor acks in
+ * bursts, after a checkpoint. */
 #ifndef SLUICE_SPOOL_H
 #define SLUICE_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <msgpack.h>
+
+/* 0x93 version, 0xcf seq(8, BE), 0xdd count(4, BE). */
+#define FRAME_HEAD_LEN 16
+#define BATCH_MAX_EVENTS 4096
+#define BATCH_MAX_BYTES (512u << 10)
+#define BATCH_MAX_AGE_NS (20u * 1000000u)
+
+struct batch {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint32_t events;   /* in the frame: records and LOSS reports */
+	uint32_t reports;  /* LOSS reports among them */
+	uint64_t first_ns; /* CLOCK_BOOTTIME when the first event went in */
+};
+
+void batch_init(struct batch *b);
+/* 0, or -EINVAL for a malformed record (nothing was appended). */
+int batch_add_record(struct batch *b, const void *rec, size_t len, uint64_t now_ns);
+void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t epoch,
+		    uint64_t now_ns);
+bool batch_full(const struct batch *b);
+bool batch_due(const struct batch *b, uint64_t now_ns);
+/* Hands the finished frame (malloc'ed, seq still 0) to the caller, with the
+ * number of records in it (LOSS reports are not counted: they repeat). */
+uint8_t *batch_take(struct batch *b, size_t *len, uint32_t *records);
+void batch_free(struct batch *b);
 
 struct frame {
 	struct frame *next;

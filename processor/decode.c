@@ -11,6 +11,13 @@
 #include "common/wire.h"
 #include "processor/mpack.h"
 
+/* The fewest items an event may have: version 1's counts (header included). */
+static const uint8_t wire_event_items_min[SLUICE_EV_MAX + 1] = {
+	[SLUICE_EV_EXEC] = 4 + 8,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
+	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 2,
+	[SLUICE_EV_LISTEN] = 4 + 6,
+};
+
 static bool dec_u32(struct mpack *m, uint32_t *out, uint32_t max)
 {
 	uint64_t v;

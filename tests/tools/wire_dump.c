@@ -33,6 +33,7 @@ static const char *const fields[8][10] = {
 
 static volatile sig_atomic_t stop;
 static int show_bytes = 64;
+static int quiet; /* -q: per frame one line with its counts, and LOSS events only */
 
 static void on_signal(int sig)
 {
@@ -111,10 +112,19 @@ static uint64_t dump_frame(const char *buf, size_t len, uint64_t *nevents)
 	    u.data.via.array.ptr[2].type == MSGPACK_OBJECT_ARRAY && off == len) {
 		const msgpack_object_array *evs = &u.data.via.array.ptr[2].via.array;
 
+		uint32_t loss = 0;
+
 		seq = u.data.via.array.ptr[1].via.u64;
-		printf("# frame seq=%llu events=%u bytes=%zu\n", (unsigned long long)seq, evs->size, len);
 		for (uint32_t i = 0; i < evs->size; i++)
-			print_event(seq, &evs->ptr[i]);
+			loss += evs->ptr[i].type == MSGPACK_OBJECT_ARRAY && evs->ptr[i].via.array.size &&
+				evs->ptr[i].via.array.ptr[0].via.u64 == SLUICE_EV_LOSS;
+		printf("# frame seq=%llu events=%u bytes=%zu loss=%u\n", (unsigned long long)seq,
+		       evs->size, len, loss);
+		for (uint32_t i = 0; i < evs->size; i++)
+			if (!quiet || (evs->ptr[i].type == MSGPACK_OBJECT_ARRAY &&
+				       evs->ptr[i].via.array.size &&
+				       evs->ptr[i].via.array.ptr[0].via.u64 == SLUICE_EV_LOSS))
+				print_event(seq, &evs->ptr[i]);
 		*nevents += evs->size;
 	} else {
 		printf("# malformed frame of %zu bytes\n", len);
@@ -131,7 +141,7 @@ int main(int argc, char **argv)
 	char url[256];
 	nng_socket s;
 
-	while ((opt = getopt(argc, argv, "s:b:ngh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:b:ngqh")) != -1) {
 		if (opt == 's')
 			path = optarg;
 		else if (opt == 'b')
@@ -140,9 +150,12 @@ int main(int argc, char **argv)
 			ack = 0;
 		else if (opt == 'g')
 			garbage = 1;
+		else if (opt == 'q')
+			quiet = 1;
 		else {
 			fprintf(stderr, "usage: wire-dump [-s SOCKET] [-b PAYLOAD_BYTES_SHOWN] [-n (no acks)]\n"
-					"                 [-g (answer the first frame with a malformed ack)]\n");
+					"                 [-g (answer the first frame with a malformed ack)]\n"
+					"                 [-q (frame lines with counts and LOSS events only)]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
