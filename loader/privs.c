@@ -72,9 +72,12 @@ void privs_seccomp(void)
 		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE));
 	/* memory, never executable; thread names */
-	for (int m = 0; !rv && m < 2; m++)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, m ? SCMP_SYS(mprotect) : SCMP_SYS(mmap),
-				      1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!rv)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!rv)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (!rv)
 		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
