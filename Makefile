@@ -91,6 +91,31 @@ $(B)/bad-peer: tests/tools/bad_peer.c common/wire_enc.c $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
 
+# `make bench`'s tools (scripts/bench.sh): a synthetic loader, the processor
+# pipeline alone, a wire recorder, two load generators, and the HTTP
+# parser's own benchmark when its source is there.
+BENCH_TOOLS := $(B)/frame-gen $(B)/proc-bench $(B)/wire-record $(B)/tcp-blast $(B)/conn-hold \
+	$(if $(wildcard tests/bench/http1_bench.c),$(B)/http1-bench)
+EVGEN := tests/bench/evgen.c common/wire_enc.c
+$(B)/frame-gen: tests/tools/frame_gen.c $(EVGEN) tests/bench/evgen.h $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(EVGEN) -o $@ -lnng -lmsgpackc
+$(B)/proc-bench: tests/bench/proc_bench.c $(PROC_LIB_SRC) $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(PROC_LIB_SRC) -o $@ $(PROC_LIBS)
+$(B)/wire-record: tests/bench/wire_record.c common/wire_enc.c $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+$(B)/tcp-blast: tests/bench/tcp_blast.c | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@ -lpthread
+$(B)/conn-hold: tests/bench/conn_hold.c | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@
+$(B)/http1-bench: tests/bench/http1_bench.c processor/http1.c $(HDRS) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< processor/http1.c -o $@
+
 # Unit tests link the processor's library sources (and the loader's encoder)
 # and run twice: plain, and under ASan+UBSan.
 UNIT_SRC := $(PROC_LIB_SRC)
@@ -114,7 +139,7 @@ test: all unit-build $(B)/wire-dump $(B)/bad-peer
 audit: $(B)/sluice-loader
 	$(Q)B=$(B) scripts/audit.sh
 
-bench: all
+bench: all $(BENCH_TOOLS)
 	$(Q)B=$(B) scripts/bench.sh
 
 fuzz: all
