@@ -6,7 +6,8 @@ broken=N" for the URIs under PREFIX, and exits 0 when nothing is missing.
 missing: log lines with no complete pair; duplicated: complete pairs beyond
 what the log holds (a replay after kill -9 may repeat what the last
 checkpoint did not cover); broken: JSON lines that do not parse (a writer
-killed mid-line).
+killed mid-line, and the next one appending to that line). An unterminated
+last line is being written: it is skipped.
 
 usage: pairs_vs_log.py PAIRS PORT LOG PREFIX [--list]
 """
@@ -26,6 +27,8 @@ def main():
     got, incomplete, broken = collections.Counter(), 0, 0
     with open(path, errors="replace") as f:
         for line in f:
+            if not line.endswith("\n"):
+                break  # the processor is mid-write
             try:
                 p = json.loads(line)
             except ValueError:
