@@ -16,18 +16,19 @@
 
 static const struct flag {
 	const char *name, *arg, *help;
-	size_t off;       /* the field in struct loader_cfg */
-	char type;        /* '/' absolute path, 'w' word, 'n' number, 'k' N[KMG], '2' power of 2, 'b' switch */
+	size_t off;        /* the field in struct loader_cfg */
+	char type;         /* '/' absolute path, 'w' word, 'n' number, 'k' N[KMG], '2' power of 2, 'b' switch */
 	uint64_t min, max; /* numbers: the range; paths and words: the longest */
 } flags[] = {
 	{ "socket", "PATH", "listen on ipc://PATH (/run/sluice/loader.sock)", F(socket_path), '/', 1, 107 },
-	{ "capture-bytes", "N", "payload bytes kept per syscall (4096)", F(capture_bytes), 'n', 1,
-	  SLUICE_CAPTURE_MAX },
+	{ "capture-bytes", "N", "payload bytes kept per syscall, 1..16384 (4096)", F(capture_bytes),
+	  'n', 1, SLUICE_CAPTURE_MAX },
 	{ "cgroup", "PATH", "trace only tasks under this cgroup v2 directory", F(cgroup_path), '/', 1,
 	  4095 },
-	{ "spool-bytes", "N[KMG]", "memory for unacknowledged batches (64M)", F(spool_bytes), 'k',
+	{ "spool-bytes", "N[KMG]", "memory for unacked batches, 1M..16G (64M)", F(spool_bytes), 'k',
 	  1 << 20, 16ull << 30 },
-	{ "ringbuf-bytes", "N[KMG]", "kernel ring buffer (16M)", F(ringbuf_bytes), '2', 4096, 1 << 30 },
+	{ "ringbuf-bytes", "N[KMG]", "kernel ring buffer, a power of 2 in 4K..1G (16M)",
+	  F(ringbuf_bytes), '2', 4096, 1 << 30 },
 	{ "pin-dir", "DIR", "pin probes here: they outlive the loader (/sys/fs/bpf/sluice)",
 	  F(pin_dir), '/', 1, 200 },
 	{ "no-pin", NULL, "pin nothing: probes detach when the loader exits", F(no_pin), 'b', 0, 0 },
@@ -76,34 +77,29 @@ static int parse_size(const char *s, bool suffix_ok, uint64_t *out)
 	return 0;
 }
 
-static int bad(const char *what, const char *val, const struct flag *f)
+static int bad(const char *what, const char *val)
 {
-	fprintf(stderr, "sluice-loader: invalid %s%s '%s'", f ? "--" : "", what, val);
-	if (f && strchr("/w", f->type))
-		fprintf(stderr, ": need %s of at most %llu bytes", f->type == '/' ? "an absolute path" :
-			"a name", (unsigned long long)f->max);
-	else if (f)
-		fprintf(stderr, ": need %s%llu..%llu", f->type == '2' ? "a power of two in " : "",
-			(unsigned long long)f->min, (unsigned long long)f->max);
-	fprintf(stderr, " (see --help)\n");
+	fprintf(stderr, "sluice-loader: invalid %s '%s' (see --help)\n", what, val);
 	return -EINVAL;
 }
 
 static int set_flag(struct loader_cfg *cfg, const struct flag *f, const char *arg)
 {
 	char *field = (char *)cfg + f->off;
+	char name[32];
 	uint64_t v;
 
+	snprintf(name, sizeof(name), "--%s", f->name);
 	if (f->type == 'b') {
 		*(bool *)field = true;
 	} else if (strchr("/w", f->type)) {
 		if (!arg[0] || strlen(arg) > f->max || (f->type == '/' && arg[0] != '/'))
-			return bad(f->name, arg, f);
+			return bad(name, arg);
 		*(const char **)field = arg;
 	} else {
 		if (parse_size(arg, f->type != 'n', &v) || v < f->min || v > f->max ||
 		    (f->type == '2' && (v & (v - 1))))
-			return bad(f->name, arg, f);
+			return bad(name, arg);
 		*(uint64_t *)field = v;
 	}
 	return 0;
@@ -132,14 +128,14 @@ int flags_parse(int argc, char **argv, struct loader_cfg *cfg)
 			exit(0);
 		}
 		if (opt == '?' || opt > (int)NFLAGS)
-			return bad("option", argv[optind - 1], NULL);
+			return bad("option", argv[optind - 1]);
 		if (set_flag(cfg, &flags[opt - 1], optarg))
 			return -EINVAL;
 	}
 	if (optind < argc)
-		return bad("argument (it takes none)", argv[optind], NULL);
+		return bad("argument (it takes none)", argv[optind]);
 	if (cfg->no_pin && cfg->unload)
-		return bad("option", "--unload", NULL);
+		return bad("option with --no-pin", "--unload");
 	if (cfg->no_pin)
 		cfg->pin_dir = NULL;
 	return 0;
