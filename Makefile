@@ -28,8 +28,9 @@ endif
 # what `make audit` counts as privileged code.
 COMMON_LOADER := common/wire_enc.c common/log.c
 LOADER_SRC    := $(wildcard loader/*.c) $(COMMON_LOADER)
-PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c,$(wildcard processor/*.c)) common/log.c common/wire_enc.c
-PROC_SRC      := processor/main.c $(PROC_LIB_SRC)
+# service.c (sd_notify, nng pipe events) belongs to the daemon, not to what tests link.
+PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c processor/service.c,$(wildcard processor/*.c)) common/log.c common/wire_enc.c
+PROC_SRC      := processor/main.c processor/service.c $(PROC_LIB_SRC)
 CTL_SRC       := processor/sluicectl.c common/log.c
 BPF_SRC       := $(wildcard bpf/*.bpf.c)
 BPF_HDR       := $(wildcard bpf/*.h) common/events.h

@@ -24,6 +24,7 @@
 #include "processor/config.h"
 #include "processor/export.h"
 #include "processor/processor.h"
+#include "processor/service.h"
 #include "processor/store.h"
 
 #define DEFAULT_SOCKET "/run/sluice/loader.sock"
@@ -217,6 +218,8 @@ static nng_socket dial_loader(const char *path)
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_pair1_open(&s)) != 0)
 		fatal("cannot open nng pair socket: %s", nng_strerror(rv));
+	if ((rv = service_watch(s)) != 0) /* before dialing: no connection goes unseen */
+		fatal("cannot watch nng pipes: %s", nng_strerror(rv));
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, WIRE_MAX_FRAME);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 100);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 100);
@@ -326,6 +329,7 @@ static void run_loop(struct processor *p, nng_socket s, const struct opts *o, st
 		else
 			log_warn("receive failed: %s", nng_strerror(rv));
 		processor_tick(p, now_ns(CLOCK_MONOTONIC));
+		service_tick(p, now_ns(CLOCK_MONOTONIC));
 		if (now_ns(CLOCK_MONOTONIC) >= next_status) {
 			fflush(NULL);
 			if (o->status)
@@ -365,9 +369,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!(p.exp = export_start(&cfg, err, sizeof(err))))
 		fatal("%s", err);
+	service_check_no_bpf();
 	s = dial_loader(o.socket);
+	service_ready(o.socket);
 
 	run_loop(&p, s, &o, &a);
+	service_stopping();
 
 	/* a clean stop checkpoints and acks everything: the next run repeats nothing */
 	ack_if_due(&p, s, &a, true);
