@@ -146,5 +146,14 @@ bench: all $(BENCH_TOOLS)
 fuzz: all
 	$(Q)B=$(B) tests/fuzz/run.sh
 
+# Binaries, units, sysusers/tmpfiles snippets, default config, schema and BPF
+# objects; systemd/install.sh holds the table (DESTDIR, PREFIX honoured).
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: $(B)/sluice-loader $(B)/sluice-processor $(B)/sluicectl
+	$(Q)B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) sh systemd/install.sh install
+uninstall:
+	$(Q)B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) sh systemd/install.sh uninstall
+
 clean:
 	rm -rf $(B)
