@@ -33,6 +33,7 @@ WRK_CONNS=50
 T=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 chmod 0755 "$T"
 PIDS=()
+SLUICE_DEAD=""
 NGINX_PIDFILES=()
 SYSCTLS=()
 CG=""
@@ -86,7 +87,9 @@ rec() { # kind key=value...: numbers stay numbers
 		k=${kv%%=*}
 		v=${kv#*=}
 		[[ $v =~ ^-?\.[0-9]+$ ]] && v=${v/./0.}
-		if [[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
+		if [ -z "$v" ]; then
+			s+=",\"$k\":null"
+		elif [[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
 			s+=",\"$k\":$v"
 		else
 			v=${v//\\/\\\\}
@@ -170,6 +173,7 @@ preflight() {
 		dirty="$(git status --porcelain -- bpf common loader processor 2>/dev/null | wc -l)" \
 		bpftrace="$(bpftrace --version 2>/dev/null)" nginx="$(nginx -v 2>&1 | sed 's/.*\///')" \
 		other_bpf_progs="$(bpftool prog show 2>/dev/null | grep -c '^[0-9]')" \
+		other_tracepoint_links="$(bpftool link list 2>/dev/null | grep -c perf_event)" \
 		loadavg="$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
@@ -243,6 +247,7 @@ start_sluice() { # extra processor args...
 	[[ $PROC_HELP == *--db* ]] && pargs+=(--db "$T/meta.db")
 	[[ $PROC_HELP == *--metrics-listen* ]] && pargs+=(--metrics-listen "127.0.0.1:$(free_port)")
 	rm -f "$T/status.json" "$T/processor.state"* "$T/meta.db"*
+	SLUICE_DEAD=""
 	"$B/sluice-loader" "${largs[@]}" >"$T/loader.log" 2>&1 &
 	LOADER_PID=$!
 	PIDS+=("$LOADER_PID")
@@ -255,6 +260,22 @@ start_sluice() { # extra processor args...
 	wait_for 15 grep -q "processor connected" "$T/loader.log" ||
 		die "processor did not connect: $(tail -3 "$T/loader.log" "$T/processor.log")"
 	wait_for 5 test -s "$T/status.json"
+}
+
+# Notes (log and SLUICE_DEAD) a loader or processor that is gone: its
+# numbers are then not those of full capture, and the table says so.
+check_sluice() {
+	local who pid rc
+	for who in loader processor; do
+		pid=$LOADER_PID
+		[ "$who" = processor ] && pid=$PROC_PID
+		kill -0 "$pid" 2>/dev/null && continue
+		[[ $SLUICE_DEAD == *"$who"* ]] && continue
+		wait "$pid" 2>/dev/null
+		rc=$?
+		SLUICE_DEAD+="$who:exit$rc "
+		log "  sluice-$who (pid $pid) is gone, exit status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))"): $(tail -2 "$T/$who.log" | tr '\n' ' ')"
+	done
 }
 
 # Loader first: it hands over what it holds and waits for the acks.
@@ -328,7 +349,8 @@ measure() { # rep cfg mode attached-pids...
 	t1a=$(cpu_ticks "$@")
 	if [ "$cfg" = sluice ]; then
 		p1=$(settle_pairs)
-		extra=(pairs=$((p1 - p0)) loss="$(proc_status "$LOSS_SUM")")
+		check_sluice
+		extra=(pairs=$((p1 - p0)) loss="$(proc_status "$LOSS_SUM")" dead="$SLUICE_DEAD")
 	fi
 	[ "$cfg" = bpftrace ] && extra=(lost="$(grep -o 'Lost [0-9]* events' "$T/peer.log" | awk '{s+=$2} END {print s+0}')")
 	rec wrk rep="$rep" cfg="$cfg" mode="$mode" rps="$RPS" requests="$REQS" p50_us="$P50" \
@@ -535,7 +557,8 @@ bench_realpath() {
 		l1=$(proc_status "$LOSS_SUM")
 		kinds=$(proc_status '" ".join("%s:%d" % kv for kv in d["loss"].items() if kv[1] and kv[0] != "truncated_bytes")')
 		# shellcheck disable=SC2046
-		rec realpath ${r#tcp_blast } events=$((ev1 - ev0)) \
+		check_sluice
+		rec realpath ${r#tcp_blast } events=$((ev1 - ev0)) dead="$SLUICE_DEAD" \
 			events_per_s="$(calc "($ev1 - $ev0) / ($t1 - $t0)")" lost=$((l1 - l0)) \
 			wall_s="$(calc "$t1 - $t0")" loss_totals="$kinds"
 		log "  target $rate exchanges/s: ${r#tcp_blast }; processor got $((ev1 - ev0)) events, lost $((l1 - l0)) ${kinds:+(totals: $kinds)}"
@@ -584,12 +607,13 @@ bpfmap_kb() { # pid
 
 mem_record() { # conns max-conns
 	local live ng=0 p
+	check_sluice
 	live=$(proc_status 'd["conns"]["live"]')
 	for p in $(nginx_pids); do ng=$((ng + $(status_kb "$p" VmRSS))); done
 	# shellcheck disable=SC2046
 	rec mem conns="$1" max_conns="$2" live="$live" $(mem_fields loader "$LOADER_PID") \
 		loader_bpfmap_kb="$(bpfmap_kb "$LOADER_PID")" $(mem_fields processor "$PROC_PID") \
-		nginx_VmRSS_kb="$ng" evicted="$(proc_status 'd["conns"]["evicted"]')"
+		nginx_VmRSS_kb="$ng" evicted="$(proc_status 'd["conns"]["evicted"]')" dead="$SLUICE_DEAD"
 	log "  $1 connections (processor tracks $live, --max-conns $2): loader" \
 		"$(status_kb "$LOADER_PID" VmRSS) kB, processor $(status_kb "$PROC_PID" VmRSS) kB RSS"
 }

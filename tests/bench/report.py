@@ -19,8 +19,18 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
+def num(v):
+    """v if it is a number, else None (a field a dead process left empty)."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def fmt(v, spec="{:.0f}", none="-"):
-    return none if v is None else spec.format(v)
+    if v is None or v == "":
+        return none
+    try:
+        return spec.format(v)
+    except (ValueError, TypeError):
+        return str(v)
 
 
 def load(path):
@@ -76,7 +86,8 @@ def overhead(recs, res, out):
                 "cpu_tool_s_per_1k": median(r["cpu_tool_s"] / (r["requests"] / 1000.0)
                                             for r in mine if r["requests"]),
                 "pairs_per_request": median(pairs),
-                "sluice_loss": sum(r.get("loss", 0) for r in mine),
+                "sluice_loss": sum(r.get("loss") or 0 for r in mine),
+                "sluice_dead": sorted({r["dead"] for r in mine if r.get("dead")}),
                 "errors": sum(r.get("errors", 0) for r in mine),
                 "peer_lost_events": sum(r.get("lost", 0) for r in mine),
             }
@@ -94,7 +105,8 @@ def overhead(recs, res, out):
                 ("  errors=%d" % row["errors"] if row["errors"] else "") +
                 ("  peer lost %d events" % row["peer_lost_events"]
                  if row["peer_lost_events"] else "") +
-                ("  sluice lost %d" % row["sluice_loss"] if row["sluice_loss"] else "")))
+                ("  sluice lost %d" % row["sluice_loss"] if row["sluice_loss"] else "") +
+                ("  SLUICE DIED: %s" % "; ".join(row["sluice_dead"]) if row["sluice_dead"] else "")))
     out.append("   CPU-ms/1k req: CPU time of nginx (its kernel time includes the probes) and of "
                "the tool (loader + processor, or bpftrace) per 1000 requests")
     out.append("   pairs/req: complete request/response pairs sluice wrote per request wrk counted")
@@ -139,6 +151,7 @@ def pipeline(recs, res, out):
         return
     out.append("3. Pipeline")
     res["pipeline"] = {}
+    best = []
     if ramp:
         r = dict(ramp[0])
         best = [x for x in steps if x["rate"] == r["max_rate"] and x["result"] == "pass"]
@@ -154,8 +167,17 @@ def pipeline(recs, res, out):
                            x["rate"], x["events_per_s"], x["pairs_per_s"], x["dropped_events"],
                            x["backlog_end"] / 1048576.0, x["drain_s"], fmt(x.get("proc_cpus"), "{:.2f}"),
                            x.get("proc_pairs"), x["acked_pairs"], x["result"]))
+    if ramp and best and best[0].get("proc_cpus"):
+        x = best[0]
+        r["proc_us_per_event"] = 1e6 * x["proc_cpus"] / x["events_per_s"]
+        r["events_per_proc_core"] = x["events_per_s"] / x["proc_cpus"]
+        out.append("     at %s events/s the processor used %.2f CPUs: %.2f us per event, %s events/s if it "
+                   "had a core to itself" % (fmt(x["rate"]), x["proc_cpus"], r["proc_us_per_event"],
+                                              fmt(r["events_per_proc_core"])))
     if gw:
         res["pipeline"]["generator_events_per_s"] = gw[0].get("gen_events_per_s")
+        out.append("     frame-gen alone generates %s events/s (one core, the loader's encoder)"
+                   % fmt(gw[0].get("gen_events_per_s")))
     for name, what in (("synthetic", "generated keep-alive stream (32 pairs/conn, 256 conns)"),
                        ("recorded", "stream recorded from the loader under nginx + wrk")):
         if name in pb:
@@ -182,12 +204,13 @@ def realpath(recs, res, out):
                "traced cgroup -> ring buffer -> loader -> processor")
     best = None
     for r in rows:
-        ok = r["lost"] == 0
+        ok = r["lost"] == 0 and r["events"] > 0 and not r.get("dead")
         if ok and (best is None or r["events_per_s"] > best["events_per_s"]):
             best = r
         out.append("   target %7s exch/s: did %7.0f exch/s, processor received %8.0f events/s, lost %d"
                    % ("max" if not r["target"] else "%.0f" % r["target"], r["exchanges_per_s"],
-                      r["events_per_s"], r["lost"]))
+                      r["events_per_s"], r["lost"]) +
+                   ("  SLUICE DIED: %s" % r["dead"] if r.get("dead") else ""))
     res["realpath"] = {"steps": rows, "best_zero_loss_events_per_s": best and best["events_per_s"]}
     out.append("   highest with zero loss: %s events/s" % fmt(best and best["events_per_s"]))
     out.append("")
@@ -234,8 +257,10 @@ def targets(res, out):
                                                    ("  " + note) if note else ""))
 
     s = ov.get("ka/sluice", {}).get("ratio")
+    dead = ov.get("ka/sluice", {}).get("sluice_dead")
     line("keep-alive req/s with sluice / without", ">= 0.95", fmt(s, "{:.3f}"),
-         None if s is None else s >= 0.95)
+         None if s is None else (s >= 0.95 and not dead),
+         "not full capture: sluice died (%s)" % "; ".join(dead) if dead else "")
     for mode, name in (("ka", "keep-alive"), ("close", "Connection: close")):
         s = ov.get(mode + "/sluice", {}).get("ratio")
         p = ov.get(mode + "/bpftrace", {}).get("ratio")
@@ -256,22 +281,19 @@ def targets(res, out):
     pr = pl.get("proc_recorded", {}).get("pairs_per_cpu_s")
     if pr is not None:
         line("HTTP pairs per CPU-second, processor pipeline (recorded)", "(info)", fmt(pr), None)
-    mem = res.get("memory", {}).get("100000")
-    if mem:
-        v = mem.get("processor_VmRSS_kb")
-        line("processor RSS at 100k connections", "<= 64 MiB", fmt(v and v / MIB, "{:.1f} MiB"),
-             None if v is None else v <= 64 * MIB,
-             "tracked %s" % mem.get("live"))
-        v = mem.get("loader_VmRSS_kb")
-        bm = mem.get("loader_bpfmap_kb") or 0
-        line("loader RSS at 100k connections", "<= 16 MiB + spool", fmt(v and v / MIB, "{:.1f} MiB"),
-             None if v is None else v <= 16 * MIB,
-             "ring-buffer mapping %.1f MiB, anon (spool, heap) %.1f MiB, files %.1f MiB" % (
-                 bm / MIB, (mem.get("loader_RssAnon_kb") or 0) / MIB,
-                 ((mem.get("loader_RssFile_kb") or 0) - bm) / MIB) if v else "")
-    else:
-        line("processor RSS at 100k connections", "<= 64 MiB", "not measured", False)
-        line("loader RSS at 100k connections", "<= 16 MiB", "not measured", False)
+    mem = res.get("memory", {}).get("100000") or {}
+    dead = " (sluice died: %s)" % mem["dead"] if mem.get("dead") else ""
+    v = num(mem.get("processor_VmRSS_kb"))
+    line("processor RSS at 100k connections", "<= 64 MiB",
+         fmt(v and v / MIB, "{:.1f} MiB", "not measured"), v is not None and v <= 64 * MIB,
+         ("tracked %s" % mem.get("live") if mem else "") + dead)
+    v = num(mem.get("loader_VmRSS_kb"))
+    bm = num(mem.get("loader_bpfmap_kb")) or 0
+    line("loader RSS at 100k connections", "<= 16 MiB + spool",
+         fmt(v and v / MIB, "{:.1f} MiB", "not measured"), v is not None and v <= 16 * MIB,
+         "ring-buffer mapping %.1f MiB, anon (spool, heap) %.1f MiB, files %.1f MiB" % (
+             bm / MIB, (num(mem.get("loader_RssAnon_kb")) or 0) / MIB,
+             ((num(mem.get("loader_RssFile_kb")) or 0) - bm) / MIB) if v else dead)
     res["targets"] = t
 
 
@@ -282,9 +304,11 @@ def main():
     res = {"meta": dict(meta, seconds_total=end.get("seconds"))}
     out = ["sluice bench  %s  Linux %s  %s CPUs (%s)  commit %s%s  bench took %ss" % (
         meta.get("date"), meta.get("kernel"), meta.get("cpus"), meta.get("cpu"), meta.get("commit"),
-        " + %s changed files" % meta["dirty"] if meta.get("dirty") else "", end.get("seconds")),
-        "machine: %s other BPF programs loaded, load average %s at start, %s at end" % (
-            meta.get("other_bpf_progs"), meta.get("loadavg"), end.get("loadavg")), ""]
+        " + %s changed files" % meta["dirty"] if meta.get("dirty") else "", end.get("seconds", "?")),
+        "machine: %s other BPF programs loaded (%s attached to tracepoints: every traced syscall "
+        "runs them too), load average %s at start, %s at end" % (
+            meta.get("other_bpf_progs"), meta.get("other_tracepoint_links"), meta.get("loadavg"),
+            end.get("loadavg")), ""]
     overhead(recs, res, out)
     kernel(recs, res, out)
     pipeline(recs, res, out)
