@@ -1,5 +1,6 @@
 /* Checkpoint file: fixed header, then one record per live connection (its
- * struct conn followed by its http1 state). Written to PATH.tmp and renamed,
+ * struct conn, the length of its http1 state, the state: http1_save).
+ * Written to PATH.tmp and renamed,
  * so a crash mid-write leaves the previous checkpoint. A file from a build
  * with other struct layouts keeps its seq but not its connections. */
 #include "processor/checkpoint.h"
@@ -22,14 +23,14 @@ struct ckpt_header {
 	uint64_t done_seq;
 	uint64_t loss[SLUICE_LOSS_MAX];
 	uint32_t nconns;
-	uint32_t rec_size;     /* sizeof(struct conn) + http1_conn_size() */
+	uint32_t rec_size;     /* sizeof(struct conn) */
 };
 
 /* Changes whenever a saved struct's layout can have changed. */
 static uint32_t ckpt_layout(void)
 {
 	uint32_t h = 2166136261u;
-	uint32_t parts[] = { sizeof(struct conn), (uint32_t)http1_conn_size(),
+	uint32_t parts[] = { sizeof(struct conn), (uint32_t)http1_save_max(),
 			     sizeof(struct http1_pair), SLUICE_EVENT_VERSION };
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
@@ -39,32 +40,38 @@ static uint32_t ckpt_layout(void)
 
 struct ckpt_writer {
 	FILE *f;
-	size_t http_size;
+	uint8_t *buf;          /* http1_save_max() bytes */
 	int err;
 };
 
 static void ckpt_write_conn(void *ctx, struct conn *c)
 {
 	struct ckpt_writer *w = ctx;
+	uint32_t n = (uint32_t)http1_save(c->http, w->buf, http1_save_max());
 
-	if (fwrite(c, sizeof(*c), 1, w->f) != 1 || fwrite(c->http, w->http_size, 1, w->f) != 1)
+	if (fwrite(c, sizeof(*c), 1, w->f) != 1 || fwrite(&n, sizeof(n), 1, w->f) != 1 ||
+	    fwrite(w->buf, n, 1, w->f) != 1)
 		w->err = -EIO;
 }
 
 int checkpoint_save(const struct processor *p, const char *path)
 {
 	struct ckpt_header h = { .format = CKPT_FORMAT, .layout = ckpt_layout() };
-	struct ckpt_writer w = { .http_size = http1_conn_size() };
+	struct ckpt_writer w = { .buf = malloc(http1_save_max()) };
 	char tmp[4096];
 
+	if (!w.buf)
+		return -ENOMEM;
 	memcpy(h.magic, CKPT_MAGIC, 8);
 	h.done_seq = p->done_seq;
 	memcpy(h.loss, p->loss, sizeof(h.loss));
 	h.nconns = (uint32_t)conntrack_stats(p->ct)->live;
-	h.rec_size = (uint32_t)(sizeof(struct conn) + w.http_size);
+	h.rec_size = (uint32_t)sizeof(struct conn);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!(w.f = fopen(tmp, "w")))
+	if (!(w.f = fopen(tmp, "w"))) {
+		free(w.buf);
 		return -errno;
+	}
 	if (fwrite(&h, sizeof(h), 1, w.f) != 1)
 		w.err = -EIO;
 	conntrack_foreach(p->ct, ckpt_write_conn, &w);
@@ -72,24 +79,28 @@ int checkpoint_save(const struct processor *p, const char *path)
 		w.err = -errno;
 	if (!w.err && rename(tmp, path) != 0)
 		w.err = -errno;
+	free(w.buf);
 	return w.err;
 }
 
 static int ckpt_read_conns(struct processor *p, FILE *f, const struct ckpt_header *h)
 {
-	size_t hs = http1_conn_size();
-	struct conn *saved = malloc(sizeof(*saved) + hs);
+	struct conn saved;
+	uint8_t *buf = malloc(http1_save_max());
+	uint32_t n;
 	int err = 0;
 
-	if (!saved)
+	if (!buf)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < h->nconns && !err; i++) {
-		if (fread(saved, sizeof(*saved) + hs, 1, f) != 1)
+		/* input: the state's length is bounded, its bytes checked by http1_restore */
+		if (fread(&saved, sizeof(saved), 1, f) != 1 || fread(&n, sizeof(n), 1, f) != 1 ||
+		    n > http1_save_max() || fread(buf, n, 1, f) != 1)
 			err = -EIO;
 		else
-			conntrack_restore(p->ct, saved, saved + 1);
+			conntrack_restore(p->ct, &saved, buf, n);
 	}
-	free(saved);
+	free(buf);
 	return err;
 }
 
@@ -109,7 +120,7 @@ int checkpoint_load(struct processor *p, const char *path)
 	}
 	p->done_seq = h.done_seq;
 	memcpy(p->loss, h.loss, sizeof(p->loss));
-	if (h.layout != ckpt_layout() || h.rec_size != sizeof(struct conn) + http1_conn_size()) {
+	if (h.layout != ckpt_layout() || h.rec_size != sizeof(struct conn)) {
 		log_warn("%s comes from another build: its %u connections are not restored "
 			 "(requests in flight at the restart are lost)", path, h.nconns);
 		fclose(f);

@@ -1,5 +1,7 @@
-/* Connection table: chained hash over a fixed pool, with an LRU list for
- * eviction. No allocation after conntrack_new. */
+/* Connection table: chained hash over a fixed array of slots, an LRU list
+ * for eviction, the shared pool of waiting requests, and the list of what
+ * changed since the last checkpoint. No allocation after conntrack_new
+ * except that list, which is bounded. */
 #include "processor/conntrack.h"
 
 #include <stdlib.h>
@@ -7,17 +9,27 @@
 
 #include "common/events.h"
 
+enum { CONN_DIRTY = 1, CONN_SAVED = 2 };
+
 struct conntrack {
 	struct conn **buckets;    /* hash heads, nbuckets of them */
 	uint32_t mask;            /* nbuckets - 1 */
-	uint8_t *pool;            /* max_conns slots of slot_size bytes */
+	uint8_t *slots;           /* max_conns slots of slot_size bytes */
 	size_t slot_size;
-	struct conn *free;        /* free slots, linked through hnext */
+	uint32_t max_conns;
+	uint32_t fresh;           /* slots from here on never used: memory untouched */
+	struct conn *free;        /* slots used before and free again, through hnext */
 	struct conn *lru_head, *lru_tail;
+	struct http1_pool *pool;  /* waiting requests of every connection */
 	conntrack_pair_fn fn;
 	void *ctx;
 	struct conntrack_stats st;
 	struct http1_stats http;
+	/* checkpoint changes: ids of connections that changed or went */
+	bool tracking;            /* on once conntrack_changes was first called */
+	bool overflow;            /* more than changes_max: everything must be saved */
+	uint64_t *changes;
+	uint32_t nchanges, changes_cap, changes_max;
 };
 
 static uint32_t ct_hash(const struct conntrack *ct, uint64_t id)
@@ -28,14 +40,49 @@ static uint32_t ct_hash(const struct conntrack *ct, uint64_t id)
 	return (uint32_t)id & ct->mask;
 }
 
+static void ct_note(struct conntrack *ct, uint64_t id)
+{
+	uint64_t *n;
+	uint32_t cap;
+
+	if (ct->overflow)
+		return;
+	if (ct->nchanges == ct->changes_cap) {
+		cap = ct->changes_cap ? ct->changes_cap * 2 : 1024;
+		if (cap > ct->changes_max)
+			cap = ct->changes_max;
+		if (ct->nchanges >= cap || !(n = realloc(ct->changes, cap * sizeof(*n)))) {
+			ct->overflow = true; /* a full save instead: correct, only slower */
+			return;
+		}
+		ct->changes = n;
+		ct->changes_cap = cap;
+	}
+	ct->changes[ct->nchanges++] = id;
+}
+
+/* The connection's state changed: the next checkpoint writes it. */
+static void ct_dirty(struct conntrack *ct, struct conn *c)
+{
+	if (!ct->tracking || (c->ckpt & CONN_DIRTY))
+		return;
+	c->ckpt |= CONN_DIRTY;
+	ct_note(ct, c->conn_id);
+}
+
+/* Every pair changes its connection's state, including pairs emitted
+ * because another connection's request needed a pool slot: this is how
+ * such changes reach the checkpoint. */
 static void ct_emit(void *ctx, const struct http1_pair *p)
 {
 	struct conn *c = ctx;
 
+	ct_dirty(c->ct, c);
 	c->ct->fn(c->ct->ctx, c, p);
 }
 
-struct conntrack *conntrack_new(uint32_t max_conns, conntrack_pair_fn fn, void *ctx)
+struct conntrack *conntrack_new(uint32_t max_conns, uint32_t max_pending, conntrack_pair_fn fn,
+				void *ctx)
 {
 	struct conntrack *ct = calloc(1, sizeof(*ct));
 	uint32_t nb = 1;
@@ -45,17 +92,16 @@ struct conntrack *conntrack_new(uint32_t max_conns, conntrack_pair_fn fn, void *
 	while (nb < max_conns)
 		nb <<= 1;
 	ct->mask = nb - 1;
-	ct->slot_size = (sizeof(struct conn) + http1_conn_size() + 15) & ~(size_t)15;
+	ct->max_conns = max_conns;
+	ct->changes_max = max_conns > (1u << 30) ? UINT32_MAX : max_conns * 2;
+	ct->slot_size = (sizeof(struct conn) + http1_conn_core_size() + 15) & ~(size_t)15;
 	ct->buckets = calloc(nb, sizeof(*ct->buckets));
-	ct->pool = calloc(max_conns, ct->slot_size);
-	if (!ct->buckets || !ct->pool)
+	/* zero pages until used: a big table costs address space, not memory */
+	ct->slots = calloc(max_conns, ct->slot_size);
+	ct->pool = http1_pool_new(max_pending, ct_emit, &ct->http);
+	if (!ct->buckets || !ct->slots || !ct->pool)
 		goto fail;
-	for (uint32_t i = max_conns; i-- > 0;) {
-		struct conn *c = (struct conn *)(ct->pool + (size_t)i * ct->slot_size);
-
-		c->hnext = ct->free;
-		ct->free = c;
-	}
+	ct->st.pending_max = max_pending;
 	ct->fn = fn;
 	ct->ctx = ctx;
 	return ct;
@@ -69,7 +115,9 @@ void conntrack_free(struct conntrack *ct)
 	if (!ct)
 		return;
 	free(ct->buckets);
-	free(ct->pool);
+	free(ct->slots);
+	http1_pool_free(ct->pool);
+	free(ct->changes);
 	free(ct);
 }
 
@@ -105,7 +153,9 @@ static struct conn *ct_find(struct conntrack *ct, uint64_t id)
 	return NULL;
 }
 
-/* Ends an entry's life (its HTTP state already closed): the slot is freed. */
+/* Ends an entry's life (its HTTP state already closed): the slot is freed.
+ * A connection a checkpoint holds must be deleted from it: noted, unless
+ * already noted as changed (the checkpoint then finds it gone). */
 static void ct_unlink(struct conntrack *ct, struct conn *c)
 {
 	struct conn **pp = &ct->buckets[ct_hash(ct, c->conn_id)];
@@ -114,6 +164,9 @@ static void ct_unlink(struct conntrack *ct, struct conn *c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
 	lru_unlink(ct, c);
+	if (ct->tracking && c->ckpt == CONN_SAVED)
+		ct_note(ct, c->conn_id);
+	http1_drop(c->http); /* nothing is left after a close: this only makes sure */
 	c->hnext = ct->free;
 	ct->free = c;
 	ct->st.live--;
@@ -126,18 +179,29 @@ static void ct_remove(struct conntrack *ct, struct conn *c, uint64_t ts_ns)
 	ct_unlink(ct, c);
 }
 
-static struct conn *ct_insert(struct conntrack *ct, uint64_t id, uint64_t ts_ns,
-			      uint32_t tgid, uint8_t role)
+static struct conn *ct_slot(struct conntrack *ct, uint64_t ts_ns)
 {
 	struct conn *c;
-	uint32_t h;
 
-	if (!ct->free) {
+	if (!ct->free && ct->fresh == ct->max_conns) {
 		ct->st.evicted++;
 		ct_remove(ct, ct->lru_tail, ts_ns);
 	}
-	c = ct->free;
-	ct->free = c->hnext;
+	if (ct->free) {
+		c = ct->free;
+		ct->free = c->hnext;
+	} else {
+		c = (struct conn *)(ct->slots + (size_t)ct->fresh++ * ct->slot_size);
+	}
+	return c;
+}
+
+static struct conn *ct_insert(struct conntrack *ct, uint64_t id, uint64_t ts_ns,
+			      uint32_t tgid, uint8_t role)
+{
+	struct conn *c = ct_slot(ct, ts_ns);
+	uint32_t h;
+
 	memset(c, 0, sizeof(*c));
 	c->conn_id = id;
 	c->last_ns = ts_ns;
@@ -145,7 +209,7 @@ static struct conn *ct_insert(struct conntrack *ct, uint64_t id, uint64_t ts_ns,
 	c->role = role;
 	c->ct = ct;
 	c->http = (struct http1_conn *)(c + 1);
-	http1_init(c->http, (enum http1_role)role, ct_emit, c, &ct->http);
+	http1_init_pool(c->http, (enum http1_role)role, c, ct->pool);
 	h = ct_hash(ct, id);
 	c->hnext = ct->buckets[h];
 	ct->buckets[h] = c;
@@ -164,9 +228,11 @@ struct conn *conntrack_open(struct conntrack *ct, uint64_t conn_id, uint64_t ts_
 		/* a replayed open event: keep the state, refresh the order */
 		lru_unlink(ct, c);
 		lru_push(ct, c);
-		return c;
+	} else {
+		c = ct_insert(ct, conn_id, ts_ns, tgid, role);
 	}
-	return ct_insert(ct, conn_id, ts_ns, tgid, role);
+	ct_dirty(ct, c); /* the caller fills in the endpoints */
+	return c;
 }
 
 struct conn *conntrack_get(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns,
@@ -176,13 +242,14 @@ struct conn *conntrack_get(struct conntrack *ct, uint64_t conn_id, uint64_t ts_n
 
 	if (!c) {
 		ct->st.unknown++;
-		return ct_insert(ct, conn_id, ts_ns, tgid, SLUICE_ROLE_UNKNOWN);
+		c = ct_insert(ct, conn_id, ts_ns, tgid, SLUICE_ROLE_UNKNOWN);
 	}
 	c->last_ns = ts_ns;
 	if (ct->lru_head != c) {
 		lru_unlink(ct, c);
 		lru_push(ct, c);
 	}
+	ct_dirty(ct, c); /* the caller feeds it data */
 	return c;
 }
 
@@ -198,6 +265,14 @@ void conntrack_close(struct conntrack *ct, uint64_t conn_id, uint64_t ts_ns,
 	ct_unlink(ct, c);
 }
 
+void conntrack_forget(struct conntrack *ct, uint64_t conn_id)
+{
+	struct conn *c = ct_find(ct, conn_id);
+
+	if (c)
+		ct_unlink(ct, c); /* drops its requests unseen */
+}
+
 void conntrack_flush(struct conntrack *ct, uint64_t ts_ns)
 {
 	while (ct->lru_tail)
@@ -206,6 +281,8 @@ void conntrack_flush(struct conntrack *ct, uint64_t ts_ns)
 
 const struct conntrack_stats *conntrack_stats(const struct conntrack *ct)
 {
+	/* the pool counts for itself; copied when asked (ct is never const) */
+	((struct conntrack *)ct)->st.pending = http1_pool_used(ct->pool);
 	return &ct->st;
 }
 
@@ -222,7 +299,8 @@ void conntrack_foreach(struct conntrack *ct, void (*fn)(void *ctx, struct conn *
 	}
 }
 
-struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, const void *http)
+struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, const void *http,
+			       size_t len)
 {
 	struct conn *c = ct_find(ct, saved->conn_id);
 
@@ -234,8 +312,39 @@ struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, c
 	memcpy(c->laddr, saved->laddr, sizeof(c->laddr));
 	memcpy(c->raddr, saved->raddr, sizeof(c->raddr));
 	memcpy(c->comm, saved->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
 	c->bytes_sent = saved->bytes_sent;
 	c->bytes_recv = saved->bytes_recv;
-	http1_restore(c->http, http, ct_emit, c, &ct->http);
+	http1_restore(c->http, http, len);
+	c->ckpt = CONN_SAVED;
 	return c;
+}
+
+bool conntrack_changes(struct conntrack *ct, conntrack_change_fn fn, void *ctx)
+{
+	ct->tracking = true;
+	if (ct->overflow)
+		return false;
+	for (uint32_t i = 0; i < ct->nchanges; i++) {
+		uint64_t id = ct->changes[i];
+		struct conn *c = ct_find(ct, id);
+
+		if (!c) {
+			fn(ctx, id, NULL);
+		} else if (c->ckpt & CONN_DIRTY) { /* else: an id noted twice */
+			c->ckpt = CONN_SAVED;
+			fn(ctx, id, c);
+		}
+	}
+	ct->nchanges = 0;
+	return true;
+}
+
+void conntrack_changes_reset(struct conntrack *ct)
+{
+	ct->tracking = true;
+	ct->overflow = false;
+	ct->nchanges = 0;
+	for (struct conn *c = ct->lru_head; c; c = c->lru_next)
+		c->ckpt = CONN_SAVED;
 }

@@ -1,8 +1,10 @@
 /* HTTP/1.x parsing and request/response pairing (processor/http1.h).
  * Owns struct http1_conn: one incremental parser per direction, the FIFO of
- * requests awaiting responses, and the policy for missing bytes and resync. */
+ * requests awaiting responses (slots of a pool, linked through it), and the
+ * policy for missing bytes, resync and a full pool. */
 #include "processor/http1.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Bounds. State per connection is fixed; these only decide how much input
@@ -71,7 +73,8 @@ enum http1_mode {
 };
 
 /* A request from its first byte until its pair is emitted. The target is
- * kept whole (path '?' query) and split when emitted. */
+ * kept whole (path '?' query) and split when emitted. Saved verbatim in
+ * checkpoints: no pointers. */
 struct http1_entry {
 	uint64_t start_ns, end_ns, req_body, resp_body;
 	uint16_t status;
@@ -95,32 +98,63 @@ struct http1_dir {
 	uint32_t head_len; /* line bytes of this message (or chunk line) so far */
 	uint64_t num;     /* number being read; target length in ST_TARGET */
 	uint64_t clen, remain, body;
-	uint8_t cur;      /* entry of the request being read / that a response
-			   * answers: a q[] index, CUR_SCRATCH or CUR_NONE. An
-			   * index, not a pointer, so the state can be saved and
-			   * restored elsewhere (http1_restore). */
+	uint32_t cur;     /* slot of the request being read / that a response
+			   * answers, or CUR_NONE. The response side only ever
+			   * names a queued request; the request side may name
+			   * c->over, an overflowed one. */
 	char name[HTTP1_NAME_MAX];
 	char tok[HTTP1_TOK_MAX];
 };
 
+/* Per connection, kept small: a table tracks 100k of them. The requests
+ * themselves are in pool slots. */
 struct http1_conn {
-	http1_emit_fn emit;
-	void *ctx;
-	struct http1_stats *stats;
+	void *ctx;                /* for the pool's emit */
+	struct http1_pool *pool;  /* where the slots are (and emit, counters) */
 	uint8_t role, mode;
 	bool req_egress; /* requests travel in the egress direction */
 	bool confirmed;  /* a start line parsed: this is HTTP */
-	uint32_t phantoms; /* overflowed requests still owed a response */
-	uint32_t head, count;
-	uint64_t expect[2]; /* next stream position, [egress] */
-	uint64_t sniffed[2];
+	uint32_t phantoms; /* overflowed (or evicted) requests still owed a response */
+	uint32_t qhead, qtail; /* slots of the queued requests, oldest first */
+	uint32_t over;     /* slot of an overflowed request while it is read */
+	uint8_t count;     /* queued requests, <= HTTP1_PENDING_MAX */
 	bool tainted[2];    /* undecided: skipped bytes may have held a start line */
 	uint8_t carry_len[2];
 	uint8_t carry[2][6]; /* last skipped bytes, for a start line across chunks */
+	uint32_t sniffed[2]; /* bytes seen before a start line (saturating) */
+	uint64_t expect[2]; /* next stream position, [egress] */
 	struct http1_dir req, resp;
-	struct http1_stats own_stats;
-	struct http1_entry scratch; /* an overflowed request while it is read */
-	struct http1_entry q[HTTP1_PENDING_MAX];
+};
+
+#define CUR_NONE UINT32_MAX /* no slot */
+
+/* A pool slot: one request, and its links. */
+struct http1_slot {
+	struct http1_entry e;      /* first: an entry's address is its slot's */
+	struct http1_conn *owner;  /* NULL while free */
+	uint32_t next;             /* the owner's queue, or the free list */
+	uint32_t older, newer;     /* used slots by age: a full pool takes the oldest */
+};
+
+struct http1_pool {
+	struct http1_slot *slot;
+	uint32_t cap;            /* slots */
+	uint32_t fresh;          /* slots from here on were never used: untouched memory */
+	uint32_t free;           /* free list (through next) of used-before slots */
+	uint32_t used;
+	uint32_t oldest, newest; /* ends of the age list */
+	http1_emit_fn emit;
+	struct http1_stats *stats;
+	struct http1_stats own_stats; /* when the user keeps none */
+	bool heap;               /* slot array from http1_pool_new: freed with it */
+};
+
+/* A connection on its own (http1_init): its pool follows it in memory, with
+ * a slot for every request it may queue and one for an overflowed one. */
+struct http1_solo {
+	struct http1_conn c;
+	struct http1_pool pool;
+	struct http1_slot slot[HTTP1_PENDING_MAX + 1];
 };
 
 /* RFC 9110 tchar ("!#$%&'*+-.^_`|~", digits, letters) as a bitmap */
@@ -145,37 +179,148 @@ static inline bool http1_crlf(uint8_t ch)
 
 size_t http1_conn_size(void)
 {
+	return sizeof(struct http1_solo);
+}
+
+size_t http1_conn_core_size(void)
+{
 	return sizeof(struct http1_conn);
+}
+
+/* ---- the pool ---- */
+
+static void pool_setup(struct http1_pool *pl, struct http1_slot *slot, uint32_t cap,
+		       http1_emit_fn emit, struct http1_stats *stats)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->slot = slot;
+	pl->cap = cap;
+	pl->free = pl->oldest = pl->newest = CUR_NONE;
+	pl->emit = emit;
+	pl->stats = stats ? stats : &pl->own_stats;
+}
+
+struct http1_pool *http1_pool_new(uint32_t slots, http1_emit_fn emit, struct http1_stats *stats)
+{
+	struct http1_pool *pl;
+	struct http1_slot *slot;
+
+	if (slots == 0 || slots > HTTP1_POOL_MAX)
+		return NULL;
+	/* calloc of this size maps zero pages: a slot costs memory once used */
+	slot = calloc(slots, sizeof(*slot));
+	pl = malloc(sizeof(*pl));
+	if (!slot || !pl) {
+		free(slot);
+		free(pl);
+		return NULL;
+	}
+	pool_setup(pl, slot, slots, emit, stats);
+	pl->heap = true;
+	return pl;
+}
+
+void http1_pool_free(struct http1_pool *pool)
+{
+	if (!pool || !pool->heap)
+		return;
+	free(pool->slot);
+	free(pool);
+}
+
+uint32_t http1_pool_used(const struct http1_pool *pool)
+{
+	return pool->used;
+}
+
+/* A free slot, newest in age order, or CUR_NONE when the pool is full. */
+static uint32_t pool_take(struct http1_pool *pl, struct http1_conn *owner)
+{
+	uint32_t i;
+	struct http1_slot *s;
+
+	if (pl->free != CUR_NONE) {
+		i = pl->free;
+		pl->free = pl->slot[i].next;
+	} else if (pl->fresh < pl->cap) {
+		i = pl->fresh++;
+	} else {
+		return CUR_NONE;
+	}
+	s = &pl->slot[i];
+	s->owner = owner;
+	s->next = CUR_NONE;
+	s->newer = CUR_NONE;
+	s->older = pl->newest;
+	if (pl->newest != CUR_NONE)
+		pl->slot[pl->newest].newer = i;
+	else
+		pl->oldest = i;
+	pl->newest = i;
+	pl->used++;
+	return i;
+}
+
+static void pool_put(struct http1_pool *pl, uint32_t i)
+{
+	struct http1_slot *s = &pl->slot[i];
+
+	if (s->older != CUR_NONE)
+		pl->slot[s->older].newer = s->newer;
+	else
+		pl->oldest = s->newer;
+	if (s->newer != CUR_NONE)
+		pl->slot[s->newer].older = s->older;
+	else
+		pl->newest = s->older;
+	s->owner = NULL;
+	s->next = pl->free;
+	pl->free = i;
+	pl->used--;
 }
 
 /* ---- the request queue and emission ---- */
 
-#define CUR_SCRATCH HTTP1_PENDING_MAX
-#define CUR_NONE 0xff
+static struct http1_entry *http1_ent(const struct http1_conn *c, uint32_t i)
+{
+	return &c->pool->slot[i].e;
+}
 
 static struct http1_entry *http1_cur(struct http1_conn *c, const struct http1_dir *d)
 {
-	if (d->cur == CUR_NONE)
-		return NULL;
-	return d->cur == CUR_SCRATCH ? &c->scratch : &c->q[d->cur];
+	return d->cur == CUR_NONE ? NULL : http1_ent(c, d->cur);
 }
 
-static uint8_t http1_cur_of(const struct http1_conn *c, const struct http1_entry *e)
+static uint32_t http1_slot_of(const struct http1_conn *c, const struct http1_entry *e)
 {
-	if (!e)
-		return CUR_NONE;
-	return e == &c->scratch ? CUR_SCRATCH : (uint8_t)(e - c->q);
+	return e ? (uint32_t)((const struct http1_slot *)e - c->pool->slot) : CUR_NONE;
 }
 
-static struct http1_entry *http1_q_at(struct http1_conn *c, uint32_t i)
+/* The oldest queued request (the next to be answered), or NULL. */
+static struct http1_entry *http1_q_head(struct http1_conn *c)
 {
-	return &c->q[(c->head + i) % HTTP1_PENDING_MAX];
+	return c->count ? http1_ent(c, c->qhead) : NULL;
 }
 
+static void http1_q_push(struct http1_conn *c, uint32_t i)
+{
+	if (c->count)
+		c->pool->slot[c->qtail].next = i;
+	else
+		c->qhead = i;
+	c->qtail = i;
+	c->count++;
+}
+
+/* Dequeues the head and frees its slot: nothing may name it after. */
 static void http1_q_pop(struct http1_conn *c)
 {
-	c->head = (c->head + 1) % HTTP1_PENDING_MAX;
-	c->count--;
+	uint32_t i = c->qhead;
+
+	c->qhead = c->pool->slot[i].next;
+	if (--c->count == 0)
+		c->qhead = c->qtail = CUR_NONE;
+	pool_put(c->pool, i);
 }
 
 static void http1_emit(struct http1_conn *c, const struct http1_entry *e, uint64_t ts)
@@ -186,6 +331,8 @@ static void http1_emit(struct http1_conn *c, const struct http1_entry *e, uint64
 	memset(&p, 0, sizeof(p));
 	p.start_ns = e->start_ns;
 	p.end_ns = (e->flags & E_RESP_DONE) ? e->end_ns : ts;
+	if (p.end_ns < p.start_ns) /* evicted by another connection's clock */
+		p.end_ns = p.start_ns;
 	memcpy(p.method, e->method, e->mlen);
 	memcpy(p.path, e->target, plen);
 	if (e->qpos < e->tlen && (e->flags & E_QUERY))
@@ -198,11 +345,23 @@ static void http1_emit(struct http1_conn *c, const struct http1_entry *e, uint64
 	p.role = c->role;
 	memcpy(p.traceparent, e->traceparent, e->tplen);
 	if (p.complete)
-		c->stats->pairs++;
+		c->pool->stats->pairs++;
 	else
-		c->stats->incomplete++;
-	if (c->emit)
-		c->emit(c->ctx, &p);
+		c->pool->stats->incomplete++;
+	if (c->pool->emit)
+		c->pool->emit(c->ctx, &p);
+}
+
+/* Emits and frees the overflowed request being read. */
+static void http1_over_emit(struct http1_conn *c, uint64_t ts)
+{
+	if (c->over == CUR_NONE)
+		return;
+	http1_emit(c, http1_ent(c, c->over), ts);
+	pool_put(c->pool, c->over);
+	if (c->req.cur == c->over)
+		c->req.cur = CUR_NONE;
+	c->over = CUR_NONE;
 }
 
 /* Emits finished pairs from the head. When unsure, a finished request is
@@ -210,7 +369,7 @@ static void http1_emit(struct http1_conn *c, const struct http1_entry *e, uint64
 static void http1_drain(struct http1_conn *c)
 {
 	while (c->count > 0) {
-		struct http1_entry *e = http1_q_at(c, 0);
+		struct http1_entry *e = http1_q_head(c);
 
 		if (!(e->flags & E_REQ_DONE))
 			break;
@@ -240,11 +399,10 @@ static void http1_flush(struct http1_conn *c, uint64_t ts)
 		http1_req_cut(http1_cur(c, &c->req), c->req.st);
 	http1_drain(c);
 	while (c->count > 0) {
-		http1_emit(c, http1_q_at(c, 0), ts);
+		http1_emit(c, http1_q_head(c), ts);
 		http1_q_pop(c);
 	}
-	if (c->req.cur == CUR_SCRATCH)
-		http1_emit(c, &c->scratch, ts);
+	http1_over_emit(c, ts);
 	c->req.cur = CUR_NONE;
 	c->resp.cur = CUR_NONE;
 }
@@ -255,8 +413,9 @@ static struct http1_entry *http1_unanswered(struct http1_conn *c, uint32_t *n)
 	struct http1_entry *first = NULL;
 
 	*n = c->phantoms;
-	for (uint32_t i = 0; i < c->count; i++) {
-		struct http1_entry *e = http1_q_at(c, i);
+	for (uint32_t i = c->count ? c->qhead : CUR_NONE; i != CUR_NONE;
+	     i = c->pool->slot[i].next) {
+		struct http1_entry *e = http1_ent(c, i);
 
 		if (!(e->flags & E_RESP_DONE)) {
 			(*n)++;
@@ -286,9 +445,18 @@ static void http1_msg_reset(struct http1_dir *d)
  * confirmed as HTTP, so they are dropped rather than reported. */
 static void http1_give_up(struct http1_conn *c)
 {
-	c->stats->not_http++;
+	c->pool->stats->not_http++;
+	http1_drop(c);
+}
+
+void http1_drop(struct http1_conn *c)
+{
+	while (c->count > 0)
+		http1_q_pop(c);
+	if (c->over != CUR_NONE)
+		pool_put(c->pool, c->over);
+	c->over = CUR_NONE;
 	c->mode = MODE_DEAD;
-	c->count = 0;
 	c->req.cur = CUR_NONE;
 	c->resp.cur = CUR_NONE;
 }
@@ -306,8 +474,8 @@ static void http1_unsure(struct http1_conn *c, uint64_t ts, bool req_lost)
 
 	c->mode = MODE_UNSURE;
 	c->phantoms = 0;
-	while (c->count > 0 && http1_q_at(c, 0) != keep) {
-		struct http1_entry *e = http1_q_at(c, 0);
+	while (c->count > 0 && http1_q_head(c) != keep) {
+		struct http1_entry *e = http1_q_head(c);
 
 		e->flags |= E_BAD;
 		http1_emit(c, e, ts);
@@ -316,8 +484,7 @@ static void http1_unsure(struct http1_conn *c, uint64_t ts, bool req_lost)
 	if (keep)
 		keep->flags |= E_BAD;
 	if (req_lost) {
-		if (c->req.cur == CUR_SCRATCH)
-			http1_emit(c, &c->scratch, ts);
+		http1_over_emit(c, ts);
 		c->req.cur = CUR_NONE;
 	}
 	http1_msg_reset(&c->resp);
@@ -364,7 +531,7 @@ static void http1_lost(struct http1_conn *c, struct http1_dir *d, uint64_t ts, b
 		http1_give_up(c);
 		return;
 	}
-	c->stats->resyncs++;
+	c->pool->stats->resyncs++;
 	if (d == &c->req) {
 		http1_unsure(c, ts, true);
 		d->st = ST_HUNT;
@@ -444,23 +611,86 @@ static void http1_skipped(struct http1_conn *c, struct http1_dir *d, const uint8
 		return (ret);                    \
 	} while (0)
 
+/* ---- a full pool ---- */
+
+/* Whether c's queued requests can become phantoms: no request is being
+ * read (its remaining bytes would need a slot) and none of them is a HEAD
+ * or a CONNECT (their responses cannot be framed from a count). */
+static bool http1_can_phantom(struct http1_conn *c)
+{
+	if (c->mode != MODE_LIVE || c->req.cur != CUR_NONE)
+		return false;
+	for (uint32_t i = c->count ? c->qhead : CUR_NONE; i != CUR_NONE;
+	     i = c->pool->slot[i].next)
+		if (http1_ent(c, i)->flags & (E_HEAD | E_CONNECT))
+			return false;
+	return true;
+}
+
+/* The pool is full and c holds its oldest slot: c gives back all of its
+ * slots. Its requests are emitted now, incomplete. Where possible they
+ * become phantoms, as if they had overflowed (no request is queued behind
+ * them, so their responses are counted off and pairing resumes after);
+ * otherwise c stops pairing (as after a lost response) and, if a request
+ * was being read, hunts for the next one. Never a wrong pair either way.
+ * Called only from another request's start (c's request side is idle if
+ * c is that connection). */
+static void http1_evict(struct http1_conn *c, uint64_t ts)
+{
+	bool reading = c->req.cur != CUR_NONE;
+
+	c->pool->stats->pending_evictions++;
+	c->pool->stats->pending_evicted += c->count + (c->over != CUR_NONE);
+	if (!http1_can_phantom(c)) {
+		http1_unsure(c, ts, reading);
+		if (reading)
+			c->req.st = ST_HUNT;
+		return;
+	}
+	while (c->count > 0) {
+		struct http1_entry *e = http1_q_head(c);
+
+		c->phantoms += !(e->flags & E_RESP_DONE);
+		e->flags |= E_BAD;
+		http1_emit(c, e, ts);
+		http1_q_pop(c);
+	}
+	if (c->resp.cur != CUR_NONE) { /* its response is being read: now a phantom's */
+		c->resp.cur = CUR_NONE;
+		c->resp.mflags |= M_PHANTOM;
+	}
+}
+
+/* A slot for a request of c starting now. A full pool first takes back
+ * the slots of the connection holding its oldest one, maybe c itself. */
+static uint32_t http1_alloc(struct http1_conn *c, uint64_t ts)
+{
+	struct http1_pool *pl = c->pool;
+	uint32_t i;
+
+	/* ends: each eviction frees at least the oldest slot */
+	while ((i = pool_take(pl, c)) == CUR_NONE)
+		http1_evict(pl->slot[pl->oldest].owner, ts);
+	return i;
+}
+
 /* ---- message boundaries ---- */
 
 static void http1_req_begin(struct http1_conn *c, struct http1_dir *d, uint64_t ts)
 {
-	struct http1_entry *e;
+	uint32_t i = http1_alloc(c, ts); /* first: it may turn queued requests into phantoms */
+	struct http1_entry *e = http1_ent(c, i);
 
 	/* Once one request overflowed, later ones do too until the overflowed
 	 * ones are answered: otherwise a stored request would sit behind a
 	 * phantom in response order. */
 	if (c->count == HTTP1_PENDING_MAX || (c->mode == MODE_LIVE && c->phantoms > 0)) {
-		c->stats->pending_overflow++;
+		c->pool->stats->pending_overflow++;
 		if (c->mode == MODE_LIVE)
 			c->phantoms++;
-		e = &c->scratch;
+		c->over = i;
 	} else {
-		e = http1_q_at(c, c->count);
-		c->count++;
+		http1_q_push(c, i);
 	}
 	e->start_ns = ts;
 	e->end_ns = 0;
@@ -472,13 +702,14 @@ static void http1_req_begin(struct http1_conn *c, struct http1_dir *d, uint64_t 
 	e->mlen = 0;
 	e->flags = 0;
 	e->tplen = 0;
-	d->cur = http1_cur_of(c, e);
+	d->cur = i;
 	http1_msg_reset(d);
 }
 
 static void http1_req_done(struct http1_conn *c, struct http1_dir *d, uint64_t ts)
 {
 	struct http1_entry *e = http1_cur(c, d);
+	bool over = d->cur == c->over;
 
 	d->cur = CUR_NONE;
 	d->st = ST_REQ_START;
@@ -487,8 +718,8 @@ static void http1_req_done(struct http1_conn *c, struct http1_dir *d, uint64_t t
 	e->flags |= E_REQ_DONE;
 	if (!(e->flags & E_RESP_DONE))
 		e->end_ns = ts; /* the end if it is emitted without a response */
-	if (e == &c->scratch) {
-		http1_emit(c, e, ts); /* overflowed: never paired */
+	if (over) {
+		http1_over_emit(c, ts); /* overflowed: never paired */
 		return;
 	}
 	if (c->mode == MODE_UNSURE)
@@ -529,7 +760,7 @@ static void http1_resp_bind(struct http1_conn *c, struct http1_dir *d)
 {
 	uint32_t n;
 
-	d->cur = http1_cur_of(c, http1_unanswered(c, &n));
+	d->cur = http1_slot_of(c, http1_unanswered(c, &n));
 	if (d->cur == CUR_NONE && c->phantoms > 0)
 		d->mflags |= M_PHANTOM;
 }
@@ -583,7 +814,7 @@ static void http1_resp_head_done(struct http1_conn *c, struct http1_dir *d, uint
 	}
 	e = http1_cur(c, d);
 	if (!e && !(d->mflags & M_PHANTOM))
-		c->stats->orphan_responses++;
+		c->pool->stats->orphan_responses++;
 	if (d->status == 101 || (e && (e->flags & E_CONNECT) && d->status < 300)) {
 		http1_upgrade(c, d, ts);
 	} else if ((e && (e->flags & E_HEAD)) || d->status == 204 || d->status == 304) {
@@ -796,7 +1027,7 @@ static void http1_method_end(struct http1_conn *c, struct http1_dir *d, uint64_t
 		e->flags |= E_CONNECT;
 	/* An overflowed request's response would be framed without knowing
 	 * it has no body (HEAD) or ends HTTP (CONNECT): stop pairing. */
-	if (e == &c->scratch && (e->flags & (E_HEAD | E_CONNECT)))
+	if (d->cur == c->over && (e->flags & (E_HEAD | E_CONNECT)))
 		http1_unsure(c, ts, false);
 	d->num = 0;
 	d->st = ST_TARGET;
@@ -1246,7 +1477,7 @@ static bool http1_hunt(struct http1_conn *c, struct http1_dir *d, const uint8_t 
 
 	if (d->st == ST_IGNORE) {
 		if (s == SNIFF_RESP)
-			c->stats->orphan_responses++;
+			c->pool->stats->orphan_responses++;
 		return false;
 	}
 	if (s != (d == &c->req ? SNIFF_REQ : SNIFF_RESP)) {
@@ -1259,14 +1490,16 @@ static bool http1_hunt(struct http1_conn *c, struct http1_dir *d, const uint8_t 
 
 /* ---- the interface ---- */
 
-void http1_init(struct http1_conn *c, enum http1_role role,
-		http1_emit_fn emit, void *ctx, struct http1_stats *stats)
+/* Fresh state; c's slots (if any) must have been given back. */
+static void http1_reset(struct http1_conn *c, enum http1_role role)
 {
-	/* the entries are initialised when used: skip the bulk of the struct */
-	memset(c, 0, offsetof(struct http1_conn, scratch));
-	c->emit = emit;
+	void *ctx = c->ctx;
+	struct http1_pool *pool = c->pool;
+
+	memset(c, 0, sizeof(*c));
 	c->ctx = ctx;
-	c->stats = stats ? stats : &c->own_stats;
+	c->pool = pool;
+	c->qhead = c->qtail = c->over = CUR_NONE;
 	if (role == HTTP1_ROLE_CLIENT || role == HTTP1_ROLE_SERVER) {
 		c->role = (uint8_t)role;
 		c->mode = MODE_LIVE;
@@ -1280,11 +1513,33 @@ void http1_init(struct http1_conn *c, enum http1_role role,
 	c->req.cur = c->resp.cur = CUR_NONE;
 }
 
+void http1_init(struct http1_conn *c, enum http1_role role,
+		http1_emit_fn emit, void *ctx, struct http1_stats *stats)
+{
+	struct http1_solo *solo = (struct http1_solo *)c;
+
+	/* the slots are initialised when used: skip the bulk of the memory */
+	pool_setup(&solo->pool, solo->slot, HTTP1_PENDING_MAX + 1, emit, stats);
+	c->ctx = ctx;
+	c->pool = &solo->pool;
+	http1_reset(c, role);
+}
+
+void http1_init_pool(struct http1_conn *c, enum http1_role role, void *ctx,
+		     struct http1_pool *pool)
+{
+	c->ctx = ctx;
+	c->pool = pool;
+	http1_reset(c, role);
+}
+
 /* Until a start line parsed, bytes are a budget: a connection that never
  * shows HTTP stops costing anything. */
 static bool http1_over_budget(struct http1_conn *c, int dir, uint32_t n)
 {
-	c->sniffed[dir] += n;
+	uint64_t s = (uint64_t)c->sniffed[dir] + n;
+
+	c->sniffed[dir] = s < HTTP1_SNIFF_ANY ? (uint32_t)s : HTTP1_SNIFF_ANY;
 	return (c->sniffed[0] >= HTTP1_SNIFF_EACH && c->sniffed[1] >= HTTP1_SNIFF_EACH) ||
 	       c->sniffed[dir] >= HTTP1_SNIFF_ANY;
 }
@@ -1341,10 +1596,10 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns)
 {
 	struct http1_dir *d = &c->resp;
 
-	if (c->mode == MODE_DEAD)
-		return;
-	if (!c->confirmed) { /* never showed HTTP: nothing to report */
-		c->mode = MODE_DEAD;
+	if (c->mode == MODE_DEAD || !c->confirmed) {
+		/* never showed HTTP: nothing to report (a request being read
+		 * before its line ended may still hold a slot) */
+		http1_drop(c);
 		return;
 	}
 	if (c->mode != MODE_LIVE) {
@@ -1377,56 +1632,218 @@ void http1_close_totals(struct http1_conn *c, uint64_t ts_ns, uint64_t egress_to
 
 /* ---- checkpoints ---- */
 
+/* Saved: a tag, the struct with its slot numbers made positions (queue
+ * position i, or HTTP1_PENDING_MAX for the overflowed request) and its
+ * pointers cleared, then the queued requests in order, then the overflowed
+ * one. The tag changes with the layout, so another build's bytes fail. */
+struct http1_saved {
+	uint32_t tag;
+	uint32_t nent;        /* entries that follow */
+	struct http1_conn c;
+};
+
+static uint32_t http1_save_tag(void)
+{
+	return 0x48310000u ^ (uint32_t)(sizeof(struct http1_conn) * 31 +
+					 sizeof(struct http1_entry) * 7 + 2);
+}
+
+size_t http1_save_size(const struct http1_conn *c)
+{
+	return sizeof(struct http1_saved) +
+	       (c->count + (c->over != CUR_NONE)) * sizeof(struct http1_entry);
+}
+
+size_t http1_save_max(void)
+{
+	return sizeof(struct http1_saved) + (HTTP1_PENDING_MAX + 1) * sizeof(struct http1_entry);
+}
+
+/* A slot number as a position in what is saved. */
+static uint32_t http1_pos_of(const struct http1_conn *c, uint32_t cur)
+{
+	uint32_t pos = 0;
+
+	if (cur == CUR_NONE)
+		return CUR_NONE;
+	if (cur == c->over)
+		return HTTP1_PENDING_MAX;
+	for (uint32_t i = c->count ? c->qhead : CUR_NONE; i != CUR_NONE;
+	     i = c->pool->slot[i].next, pos++)
+		if (i == cur)
+			return pos;
+	return CUR_NONE; /* cannot happen: a side names only c's slots */
+}
+
+size_t http1_save(const struct http1_conn *c, void *buf, size_t cap)
+{
+	size_t need = http1_save_size(c);
+	struct http1_saved *sv = buf;
+	struct http1_entry *out;
+
+	if (need > cap)
+		return need;
+	memset(sv, 0, sizeof(*sv));
+	sv->tag = http1_save_tag();
+	sv->nent = (uint32_t)((need - sizeof(*sv)) / sizeof(struct http1_entry));
+	sv->c = *c;
+	sv->c.ctx = NULL;
+	sv->c.pool = NULL;
+	sv->c.qhead = sv->c.qtail = 0;
+	sv->c.over = c->over != CUR_NONE;
+	sv->c.req.cur = http1_pos_of(c, c->req.cur);
+	sv->c.resp.cur = http1_pos_of(c, c->resp.cur);
+	out = (struct http1_entry *)(sv + 1);
+	for (uint32_t i = c->count ? c->qhead : CUR_NONE; i != CUR_NONE;
+	     i = c->pool->slot[i].next)
+		*out++ = *http1_ent(c, i);
+	if (c->over != CUR_NONE)
+		*out = *http1_ent(c, c->over);
+	return need;
+}
+
 static bool http1_entry_ok(const struct http1_entry *e)
 {
 	return e->mlen < HTTP1_METHOD_MAX && e->tlen < HTTP1_TARGET_MAX && e->qpos <= e->tlen &&
-	       e->tplen <= sizeof(e->traceparent);
+	       e->tplen <= sizeof(e->traceparent) &&
+	       (e->status == 0 || (e->status >= 100 && e->status <= 999));
 }
 
-static bool http1_dir_ok(const struct http1_dir *d)
+/* States each side can be in: a side in the other's state would run code
+ * that assumes it is the other (a request side reading a status line). */
+#define ST_BIT(s) (1u << (s))
+#define ST_BOTH (ST_BIT(ST_HDR_START) | ST_BIT(ST_HDR_NAME) | ST_BIT(ST_HDR_VALUE) |  \
+		 ST_BIT(ST_CHUNK_SIZE) | ST_BIT(ST_CHUNK_EXT) | ST_BIT(ST_CHUNK_END) |  \
+		 ST_BIT(ST_TRAILER_START) | ST_BIT(ST_TRAILER_LINE) | ST_BIT(ST_LF) |  \
+		 ST_BIT(ST_BODY_LEN) | ST_BIT(ST_CHUNK_DATA) | ST_BIT(ST_HUNT))
+#define ST_REQ_SIDE (ST_BOTH | ST_BIT(ST_REQ_START) | ST_BIT(ST_METHOD) | ST_BIT(ST_TARGET) | \
+		     ST_BIT(ST_REQ_VER))
+#define ST_RESP_SIDE (ST_BOTH | ST_BIT(ST_RESP_START) | ST_BIT(ST_RESP_VER) |          \
+		      ST_BIT(ST_STATUS) | ST_BIT(ST_REASON) | ST_BIT(ST_BODY_CLOSE) |    \
+		      ST_BIT(ST_IGNORE))
+
+static bool http1_dir_ok(const struct http1_dir *d, uint32_t states)
 {
-	return d->st <= ST_IGNORE && d->eol <= L_TRAILERS_END && d->hdr <= H_TRACEPARENT &&
-	       d->name_len <= HTTP1_NAME_MAX + 1 && d->tok_len <= HTTP1_TOK_MAX + 1 &&
-	       (d->cur < HTTP1_PENDING_MAX || d->cur == CUR_SCRATCH || d->cur == CUR_NONE);
+	return d->st <= ST_IGNORE && (states & ST_BIT(d->st)) && d->status <= 999 &&
+	       d->eol <= L_TRAILERS_END &&
+	       d->hdr <= H_TRACEPARENT && d->name_len <= HTTP1_NAME_MAX + 1 &&
+	       d->tok_len <= HTTP1_TOK_MAX + 1;
 }
 
-/* Whether restored state is safe to run: every index and length in range.
- * Only live entries are checked; the others are set up when used. */
-static bool http1_state_ok(const struct http1_conn *c)
+/* The saved struct's bools, read as bytes: a byte other than 0 or 1 in a
+ * bool is undefined behaviour once read as one. */
+static bool http1_bools_ok(const struct http1_conn *c)
 {
-	if (c->role > HTTP1_ROLE_SERVER || c->mode > MODE_DEAD || c->head >= HTTP1_PENDING_MAX ||
-	    c->count > HTTP1_PENDING_MAX || c->carry_len[0] > 6 || c->carry_len[1] > 6 ||
-	    !http1_dir_ok(&c->req) || !http1_dir_ok(&c->resp))
+	static const size_t off[] = { offsetof(struct http1_conn, req_egress),
+				      offsetof(struct http1_conn, confirmed),
+				      offsetof(struct http1_conn, tainted),
+				      offsetof(struct http1_conn, tainted) + 1 };
+	const uint8_t *b = (const uint8_t *)c;
+
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (b[off[i]] > 1)
+			return false;
+	return true;
+}
+
+/* Whether saved state is safe to run: every length, index and state in
+ * range, and the slot positions consistent with the states (the request
+ * side names a request exactly while it is inside one; only it may name
+ * the overflowed one; the response side names a queued one or none). */
+static bool http1_saved_ok(const struct http1_saved *sv, const uint8_t *ents, size_t len)
+{
+	const struct http1_conn *c = &sv->c;
+	struct http1_entry e;
+	bool idle = c->req.st == ST_REQ_START || c->req.st == ST_HUNT;
+
+	if (sv->tag != http1_save_tag() || !http1_bools_ok(c) || c->count > HTTP1_PENDING_MAX ||
+	    c->over > 1 ||
+	    sv->nent != (uint32_t)c->count + c->over || len != sizeof(*sv) + sv->nent * sizeof(e))
 		return false;
-	for (uint32_t i = 0; i < c->count; i++)
-		if (!http1_entry_ok(&c->q[(c->head + i) % HTTP1_PENDING_MAX]))
-			return false;
-	/* an index must name a live entry */
-	for (int k = 0; k < 2; k++) {
-		uint8_t cur = k ? c->resp.cur : c->req.cur;
-
-		if (cur == CUR_SCRATCH && !http1_entry_ok(&c->scratch))
-			return false;
-		if (cur < HTTP1_PENDING_MAX &&
-		    (cur - c->head + HTTP1_PENDING_MAX) % HTTP1_PENDING_MAX >= c->count)
+	if (c->role > HTTP1_ROLE_SERVER || c->mode > MODE_DEAD || c->carry_len[0] > 6 ||
+	    c->carry_len[1] > 6 || !http1_dir_ok(&c->req, ST_REQ_SIDE) ||
+	    !http1_dir_ok(&c->resp, ST_RESP_SIDE))
+		return false;
+	if ((c->mode == MODE_DEAD || c->mode == MODE_SNIFF) && sv->nent > 0)
+		return false;
+	/* undecided exactly while sniffing; requests go the role's way */
+	if (c->mode != MODE_DEAD && ((c->mode == MODE_SNIFF) != (c->role == HTTP1_ROLE_UNKNOWN) ||
+				     (c->role != HTTP1_ROLE_UNKNOWN &&
+				      c->req_egress != (c->role == HTTP1_ROLE_CLIENT))))
+		return false;
+	if (c->mode != MODE_DEAD && idle != (c->req.cur == CUR_NONE))
+		return false;
+	if (c->req.cur != CUR_NONE && c->req.cur >= c->count &&
+	    !(c->req.cur == HTTP1_PENDING_MAX && c->over))
+		return false;
+	if ((c->over && c->req.cur != HTTP1_PENDING_MAX) ||
+	    (c->resp.cur != CUR_NONE && c->resp.cur >= c->count))
+		return false;
+	for (uint32_t i = 0; i < sv->nent; i++) {
+		memcpy(&e, ents + i * sizeof(e), sizeof(e));
+		if (!http1_entry_ok(&e))
 			return false;
 	}
 	return true;
 }
 
-bool http1_restore(struct http1_conn *c, const void *saved, http1_emit_fn emit, void *ctx,
-		   struct http1_stats *stats)
+/* Takes back c's slots and makes room for n more: a full shared pool
+ * evicts as for a new request (never c: it holds nothing by then). */
+static bool http1_room(struct http1_conn *c, uint32_t n, uint64_t ts)
 {
-	uint8_t role;
+	struct http1_pool *pl = c->pool;
 
-	memcpy(c, saved, sizeof(*c));
-	role = c->role;
-	c->emit = emit;
+	http1_drop(c);
+	if (n > pl->cap)
+		return false;
+	while (pl->cap - pl->used < n)
+		http1_evict(pl->slot[pl->oldest].owner, ts);
+	return true;
+}
+
+/* Slots for the saved entries, and the positions made slot numbers. */
+static void http1_load_entries(struct http1_conn *c, const uint8_t *ents, uint32_t n, bool over)
+{
+	uint32_t slot[HTTP1_PENDING_MAX + 1];
+	uint32_t count = c->count;
+
+	c->count = 0;
+	c->qhead = c->qtail = c->over = CUR_NONE;
+	for (uint32_t i = 0; i < n; i++) {
+		slot[i] = pool_take(c->pool, c);
+		memcpy(http1_ent(c, slot[i]), ents + i * sizeof(struct http1_entry),
+		       sizeof(struct http1_entry));
+		if (i < count)
+			http1_q_push(c, slot[i]);
+	}
+	if (over)
+		c->over = slot[count];
+	if (c->req.cur != CUR_NONE)
+		c->req.cur = c->req.cur == HTTP1_PENDING_MAX ? c->over : slot[c->req.cur];
+	if (c->resp.cur != CUR_NONE)
+		c->resp.cur = slot[c->resp.cur];
+}
+
+/* `saved` need not be aligned: it is read with memcpy. */
+bool http1_restore(struct http1_conn *c, const void *saved, size_t len)
+{
+	struct http1_saved sv;
+	const uint8_t *ents = (const uint8_t *)saved + sizeof(sv);
+	void *ctx = c->ctx;
+	struct http1_pool *pool = c->pool;
+	uint8_t role = c->role; /* not the refused bytes' */
+
+	if (len >= sizeof(sv))
+		memcpy(&sv, saved, sizeof(sv));
+	/* evictions to make room emit with ts 0: http1_emit keeps end >= start */
+	if (len < sizeof(sv) || !http1_saved_ok(&sv, ents, len) || !http1_room(c, sv.nent, 0)) {
+		http1_drop(c);
+		http1_reset(c, (enum http1_role)role);
+		return false;
+	}
+	*c = sv.c;
 	c->ctx = ctx;
-	c->stats = stats ? stats : &c->own_stats;
-	if (http1_state_ok(c))
-		return true;
-	http1_init(c, role <= HTTP1_ROLE_SERVER ? (enum http1_role)role : HTTP1_ROLE_UNKNOWN,
-		   emit, ctx, stats);
-	return false;
+	c->pool = pool;
+	http1_load_entries(c, ents, sv.nent, sv.c.over);
+	return true;
 }

@@ -3,7 +3,13 @@
  * each with its stream position, the number of bytes the syscall moved and
  * the (possibly shorter) captured prefix. Emits one http1_pair per request
  * once its response is complete (or once it can no longer complete).
- * Bounded: fixed-size state per connection, no allocation. */
+ * Bounded: a few hundred bytes of parser state per connection; the requests
+ * waiting for a response live in a pool with a fixed number of slots, either
+ * the connection's own (http1_init) or one shared by many (http1_init_pool).
+ * When a shared pool is full, the connection holding its oldest request
+ * gives all of its waiting requests back: they are emitted incomplete and
+ * their responses are never paired with anything else. No allocation after
+ * set-up. */
 #ifndef SLUICE_HTTP1_H
 #define SLUICE_HTTP1_H
 
@@ -14,6 +20,7 @@
 #define HTTP1_METHOD_MAX 16
 #define HTTP1_TARGET_MAX 256 /* path + query kept per request; longer is cut */
 #define HTTP1_PENDING_MAX 32 /* requests awaiting a response per connection */
+#define HTTP1_POOL_MAX (1u << 24) /* slots a shared pool may have */
 #define HTTP1_TRACEPARENT_MAX 56 /* W3C traceparent version 00 is 55 bytes */
 
 enum http1_role { HTTP1_ROLE_UNKNOWN = 0, HTTP1_ROLE_CLIENT = 1, HTTP1_ROLE_SERVER = 2 };
@@ -43,17 +50,39 @@ struct http1_stats {
 	uint64_t orphan_responses; /* responses with no request to pair: dropped */
 	uint64_t pending_overflow; /* requests dropped: pending queue full */
 	uint64_t not_http;        /* connections given up as not HTTP/1.x */
+	uint64_t pending_evicted; /* requests emitted before their response: the
+				   * shared pool was full (also in incomplete) */
+	uint64_t pending_evictions; /* times a connection gave its requests back */
 };
 
 typedef void (*http1_emit_fn)(void *ctx, const struct http1_pair *pair);
 
-struct http1_conn; /* defined in http1.c; opaque size below for embedding */
-size_t http1_conn_size(void);
+struct http1_conn; /* defined in http1.c: opaque, sized by the functions below */
+struct http1_pool; /* slots for waiting requests shared by many connections */
 
-/* `mem` points at http1_conn_size() bytes. role may be UNKNOWN: then the
+/* A pool of `slots` request slots (1..HTTP1_POOL_MAX) for connections set up
+ * with http1_init_pool. Pairs of all of them go to emit, counters to stats
+ * (NULL: the pool keeps its own). Memory for a slot is touched only once the
+ * slot is first used. NULL when out of memory. */
+struct http1_pool *http1_pool_new(uint32_t slots, http1_emit_fn emit, struct http1_stats *stats);
+/* Every connection using the pool must be closed (or dropped) first. */
+void http1_pool_free(struct http1_pool *pool);
+uint32_t http1_pool_used(const struct http1_pool *pool);
+
+/* Bytes for a connection with its own slots (HTTP1_PENDING_MAX + 1 of them,
+ * about 12 KiB): for one connection on its own. */
+size_t http1_conn_size(void);
+/* Bytes for a connection whose slots come from a shared pool. */
+size_t http1_conn_core_size(void);
+
+/* `c` points at http1_conn_size() bytes. role may be UNKNOWN: then the
  * first chunk that starts like a request line decides the direction. */
 void http1_init(struct http1_conn *c, enum http1_role role,
 		http1_emit_fn emit, void *ctx, struct http1_stats *stats);
+/* `c` points at http1_conn_core_size() bytes; its pairs go to the pool's
+ * emit with ctx. */
+void http1_init_pool(struct http1_conn *c, enum http1_role role, void *ctx,
+		     struct http1_pool *pool);
 
 /* One chunk. egress: the traced process wrote it (else: read it).
  * pos: stream offset of its first byte, counted from the first byte sluice
@@ -77,12 +106,23 @@ void http1_close(struct http1_conn *c, uint64_t ts_ns);
 void http1_close_totals(struct http1_conn *c, uint64_t ts_ns, uint64_t egress_total,
 			uint64_t ingress_total);
 
-/* Continues a connection from state saved by copying http1_conn_size()
- * bytes of another http1_conn (a checkpoint across a processor restart).
- * The state holds no pointers; emit, ctx and stats are this process's.
- * State that fails the range checks (a corrupt file) is not used: the
- * connection starts afresh with its saved role, and false is returned. */
-bool http1_restore(struct http1_conn *c, const void *saved, http1_emit_fn emit, void *ctx,
-		   struct http1_stats *stats);
+/* Gives back every slot without emitting anything (the connection's memory
+ * is about to be reused without a close). The connection is dead after. */
+void http1_drop(struct http1_conn *c);
+
+/* Checkpoints: a connection's state as bytes that hold no pointers, to be
+ * continued by another process. http1_save writes http1_save_size(c) bytes
+ * (at most http1_save_max()) to buf when they fit in cap, and returns that
+ * size either way. */
+size_t http1_save_size(const struct http1_conn *c);
+size_t http1_save_max(void);
+size_t http1_save(const struct http1_conn *c, void *buf, size_t cap);
+/* Continues from `len` saved bytes. c was set up by http1_init or
+ * http1_init_pool (its ctx, pool and counters stay) and its own state goes.
+ * The bytes are input: state that fails the range checks (a corrupt file),
+ * or that needs more slots than the pool has, is not used (not even its
+ * role): the connection starts afresh with the role it was set up with, and
+ * false is returned. A full shared pool makes room as for a new request. */
+bool http1_restore(struct http1_conn *c, const void *saved, size_t len);
 
 #endif

@@ -43,6 +43,7 @@ struct opts {
 	const char *status;  /* status file, rewritten every second */
 	const char *state;   /* checkpoint file: seq + connections survive restarts */
 	uint32_t max_conns;
+	uint32_t max_pending; /* requests awaiting a response, all connections; 0: default */
 	int quiet;           /* no human lines on stdout */
 	const char *config;  /* config file named by --config; NULL: the default */
 	const char *metrics_listen, *otlp_endpoint; /* override the file's [export] */
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 		"  --status PATH     rewrite a JSON status file every second\n"
 		"  --state PATH      checkpoint file: restarts lose and repeat nothing\n"
 		"  --max-conns N     connections tracked at once (default %d)\n"
+		"  --max-pending N   requests awaiting a response, all connections together\n"
+		"                    (default %d; when full, the oldest are emitted incomplete)\n"
 		"  --config PATH     config file (default " CONFIG_DEFAULT_PATH "; flags win)\n"
 		"  --metrics-listen HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464, 'none': off)\n"
 		"  --otlp-endpoint URL  send OTLP/HTTP traces and metrics to URL/v1/... (default: off)\n"
@@ -80,7 +83,8 @@ static void usage(FILE *f)
 		"  --pods-file PATH  pod names from `kubectl get pods -o json` output, re-read on change\n"
 		"  --verbose         debug logging\n"
 		"  --version, --help\n",
-		DEFAULT_MAX_CONNS, STORE_DEFAULT_MAX_CONNS, STORE_DEFAULT_MAX_AGE_S);
+		DEFAULT_MAX_CONNS, CONNTRACK_DEFAULT_PENDING, STORE_DEFAULT_MAX_CONNS,
+		STORE_DEFAULT_MAX_AGE_S);
 }
 
 static uint32_t parse_count(const char *flag, const char *s, uint32_t min, uint32_t max)
@@ -101,6 +105,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, 0, 's' }, { "jsonl", required_argument, 0, 'j' },
 		{ "quiet", no_argument, 0, 'q' },        { "status", required_argument, 0, 'S' },
 		{ "state", required_argument, 0, 't' },  { "max-conns", required_argument, 0, 'm' },
+		{ "max-pending", required_argument, 0, 'p' },
 		{ "verbose", no_argument, 0, 'v' },      { "version", no_argument, 0, 'V' },
 		{ "help", no_argument, 0, 'h' },         { "config", required_argument, 0, 'c' },
 		{ "metrics-listen", required_argument, 0, 'M' },
@@ -120,6 +125,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->status = optarg; break;
 		case 't': o->state = optarg; break;
 		case 'm': o->max_conns = parse_count("--max-conns", optarg, 16, 1u << 24); break;
+		case 'p': o->max_pending = parse_count("--max-pending", optarg, 1, HTTP1_POOL_MAX); break;
 		case 'v': log_verbose = 1; break;
 		case 'c': o->config = optarg; break;
 		case 'M': o->metrics_listen = optarg; break;
@@ -352,7 +358,8 @@ int main(int argc, char **argv)
 	log_init("sluice-processor");
 	parse_opts(argc, argv, &o);
 	load_config(&o, &cfg);
-	if (processor_init(&p, o.max_conns) < 0)
+	if (processor_init_limits(&p, o.max_conns,
+				  o.max_pending ? o.max_pending : CONNTRACK_DEFAULT_PENDING) < 0)
 		fatal("cannot allocate a table for %u connections", o.max_conns);
 	if (o.state && checkpoint_load(&p, o.state) == -ENOENT)
 		log_info("no checkpoint at %s yet: starting fresh", o.state);

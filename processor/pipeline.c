@@ -80,8 +80,13 @@ static void on_event(void *ctx, const struct wire_event *ev)
 
 int processor_init(struct processor *p, uint32_t max_conns)
 {
+	return processor_init_limits(p, max_conns, CONNTRACK_DEFAULT_PENDING);
+}
+
+int processor_init_limits(struct processor *p, uint32_t max_conns, uint32_t max_pending)
+{
 	memset(p, 0, sizeof(*p));
-	p->ct = conntrack_new(max_conns, on_pair, p);
+	p->ct = conntrack_new(max_conns, max_pending, on_pair, p);
 	return p->ct ? 0 : -ENOMEM;
 }
 
@@ -120,9 +125,12 @@ void processor_status_json(const struct processor *p, FILE *f)
 		p->dec.bad_events, p->out.pairs);
 	fprintf(f, ",\"http\":{\"complete\":%" PRIu64 ",\"incomplete\":%" PRIu64
 		   ",\"resyncs\":%" PRIu64 ",\"orphan_responses\":%" PRIu64
-		   ",\"pending_overflow\":%" PRIu64 ",\"not_http\":%" PRIu64 "}",
+		   ",\"pending_overflow\":%" PRIu64 ",\"not_http\":%" PRIu64
+		   ",\"pending\":%" PRIu64 ",\"pending_max\":%" PRIu64
+		   ",\"pending_evicted\":%" PRIu64 ",\"pending_evictions\":%" PRIu64 "}",
 		hs->pairs, hs->incomplete, hs->resyncs, hs->orphan_responses,
-		hs->pending_overflow, hs->not_http);
+		hs->pending_overflow, hs->not_http, cs->pending, cs->pending_max,
+		hs->pending_evicted, hs->pending_evictions);
 	fprintf(f, ",\"conns\":{\"live\":%" PRIu64 ",\"opened\":%" PRIu64 ",\"closed\":%" PRIu64
 		   ",\"evicted\":%" PRIu64 ",\"unknown\":%" PRIu64 "},\"loss\":{",
 		cs->live, cs->opened, cs->closed, cs->evicted, cs->unknown);

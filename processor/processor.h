@@ -26,6 +26,8 @@ struct processor {
 };
 
 int processor_init(struct processor *p, uint32_t max_conns);
+/* max_pending: requests waiting for a response, all connections together. */
+int processor_init_limits(struct processor *p, uint32_t max_conns, uint32_t max_pending);
 void processor_fini(struct processor *p);
 /* Handles one frame from the loader. Returns the decode_frame result. */
 int processor_frame(struct processor *p, const void *buf, size_t len);

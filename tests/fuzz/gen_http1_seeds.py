@@ -62,12 +62,28 @@ SEEDS = {
         chunk(True, b"\r\n", REPLAY, 1)),
 }
 
+# A shared pool of 2 slots (byte 0 bit 5, bits 3-4: 1): pipelined requests
+# evict each other; a checkpoint mid-way (REPLAY 30) and a damaged one (29).
+SEEDS["pool_pipelined"] = conv(
+    SERVER | 0x28, chunk(False, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+    chunk(False, b"GET /3 HTTP/1.1\r\n\r\nHEAD /4 HTTP/1.1\r\n\r\n"),
+    chunk(True, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" * 3),
+    chunk(False, b"", REPLAY, 30),
+    chunk(True, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"),
+    chunk(False, b"GET /5 HTTP/1.1\r\n\r\n"))
+SEEDS["restore_damaged"] = conv(
+    CLIENT, chunk(True, b"POST /p?q HTTP/1.1\r\nContent-Length: 4\r\n\r\nab"),
+    chunk(False, b"\x01\x40\x07\x50\xff\x60\x02\x70", REPLAY, 29),
+    chunk(True, b"cd"),
+    chunk(False, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+
 # Generator mode (byte 0 bit 7): roles, exchange counts, pipelining depths
 # and fault rates; the rest is randomness for tests/fuzz/http1_gen.h.
 for name, head in {"gen_server_plain": (0x80, 5, 0, 0),
                    "gen_client_pipelined": (0x81, 12, 5, 0),
                    "gen_server_faults": (0x80, 20, 2, 10),
-                   "gen_unknown_faults": (0x83, 30, 7, 25)}.items():
+                   "gen_unknown_faults": (0x83, 30, 7, 25),
+                   "gen_server_pool": (0x84 | (2 << 3), 25, 9, 5)}.items():
     SEEDS[name] = bytes(head) + bytes((i * 37 + 11) % 256 for i in range(64))
 
 d = "tests/fuzz/corpus/http1"

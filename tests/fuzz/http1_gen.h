@@ -35,6 +35,8 @@ struct h1g {
 	uint8_t true_role;         /* what the conversation is */
 	bool faults;               /* any fault injected */
 	bool until_close;          /* last response ends with the connection */
+	uint32_t pool_slots;       /* > 0: run in a shared pool this small, so
+				    * requests are evicted (counted as faults) */
 	uint8_t req[H1G_BUF], resp[H1G_BUF];
 	size_t req_len, resp_len;
 	size_t req_end[H1G_MAX];   /* stream offset just past request i */
@@ -282,12 +284,16 @@ static void h1g_run(struct h1g *g, struct http1_conn *c, unsigned fault_pct, int
 	struct h1g_pos s = { .ts = 1 };
 	struct http1_stats st = { 0 };
 	bool server = g->true_role == HTTP1_ROLE_SERVER;
+	struct http1_pool *pool = NULL;
 
 	g->faults = false;
 	g->n_pairs = g->n_complete = g->bad = 0;
 	g->last_complete = -1;
 	memset(g->emitted, 0, sizeof(g->emitted));
-	http1_init(c, (enum http1_role)g->role, h1g_on_pair, g, &st);
+	if (g->pool_slots && (pool = http1_pool_new(g->pool_slots, h1g_on_pair, &st)))
+		http1_init_pool(c, (enum http1_role)g->role, g, pool);
+	else
+		http1_init(c, (enum http1_role)g->role, h1g_on_pair, g, &st);
 	while (s.at[0] < g->req_len || s.at[1] < g->resp_len) {
 		size_t lq = h1g_limit(g, &s, false, depth), ls = h1g_limit(g, &s, true, depth);
 		bool can_rq = s.at[0] < lq, can_rs = s.at[1] < ls;
@@ -305,6 +311,10 @@ static void h1g_run(struct h1g *g, struct http1_conn *c, unsigned fault_pct, int
 		http1_close(c, s.ts);
 	if (st.pairs + st.incomplete != (uint64_t)g->n_pairs)
 		h1g_fail(g, "stats disagree with pairs emitted", -1);
+	if (pool && http1_pool_used(pool) != 0)
+		h1g_fail(g, "slots still used after the close", -1);
+	http1_pool_free(pool);
+	g->faults |= st.pending_evictions > 0;
 	/* UNKNOWN may see its first request line split and decide late */
 	if (!g->faults && g->role != HTTP1_ROLE_UNKNOWN &&
 	    (g->n_complete != g->k || g->n_pairs != g->k))

@@ -972,12 +972,15 @@ static void test_restore(void)
 	static _Alignas(16) uint8_t saved[64 * 1024], other[64 * 1024];
 	struct http1_conn *c2 = (struct http1_conn *)other;
 	struct fx *f = fx_new(HTTP1_ROLE_SERVER);
+	size_t n;
 
 	feed(f, IN, 1, "GET /a HTTP/1.1\r\n\r\nPOST /b?x HTTP/1.1\r\nContent-Len");
 	feed(f, OUT, 2, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
-	memcpy(saved, f->c, http1_conn_size());
+	n = http1_save(f->c, saved, sizeof(saved));
+	REQUIRE(n <= sizeof(saved) && n == http1_save_size(f->c));
 	memset(f->c, 0xee, http1_conn_size()); /* the old process is gone */
-	CHECK(http1_restore(c2, saved, on_pair, f, &f->st));
+	http1_init(c2, HTTP1_ROLE_UNKNOWN, on_pair, f, &f->st);
+	CHECK(http1_restore(c2, saved, n));
 	f->c = c2;
 	feed(f, OUT, 3, "cd");
 	feed(f, IN, 4, "gth: 2\r\n\r\nxy");
@@ -990,18 +993,224 @@ static void test_restore(void)
 	CHECK_EQ_U(f->p[1].req_body, 2);
 	CHECK_EQ_U(f->p[1].status, 201);
 	CHECK(f->p[0].complete && f->p[1].complete);
-	/* corrupt: an index out of range */
+	/* corrupt: the bytes scribbled on */
 	f = fx_new(HTTP1_ROLE_CLIENT);
 	feed(f, OUT, 1, "GET /c HTTP/1.1\r\n\r\n");
-	memcpy(saved, f->c, http1_conn_size());
+	n = http1_save(f->c, saved, sizeof(saved));
 	for (size_t i = 0; i < 200; i++)
 		saved[i] ^= 0x5a;
-	CHECK(!http1_restore(c2, saved, on_pair, f, &f->st));
+	http1_init(c2, HTTP1_ROLE_CLIENT, on_pair, f, &f->st);
+	CHECK(!http1_restore(c2, saved, n));
 	f->c = c2;
 	f->pos[0] = f->pos[1] = 0;
 	feed(f, OUT, 2, "GET /d HTTP/1.1\r\n\r\n");
 	feed(f, IN, 3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	CHECK_EQ_U(f->n, 1);
+	/* cut short: not a whole state */
+	n = http1_save(f->c, saved, sizeof(saved));
+	http1_init(c2, HTTP1_ROLE_UNKNOWN, on_pair, f, &f->st);
+	CHECK(!http1_restore(c2, saved, n - 1));
+	CHECK(!http1_restore(c2, saved, 3));
+}
+
+/* ---- a shared pool: connections A and B, a few slots ---- */
+
+struct pooled {
+	struct http1_pool *pool;
+	struct http1_stats st;
+	struct fx a, b; /* their pairs and positions; .c points into mem */
+	_Alignas(16) uint8_t mem[2][1024];
+};
+
+static void pooled_pair(void *ctx, const struct http1_pair *p)
+{
+	on_pair(ctx, p);
+}
+
+static struct pooled *pooled_new(uint32_t slots)
+{
+	static struct pooled pd;
+
+	if (http1_conn_core_size() > sizeof(pd.mem[0]))
+		abort();
+	http1_pool_free(pd.pool);
+	memset(&pd, 0, sizeof(pd));
+	pd.pool = http1_pool_new(slots, pooled_pair, &pd.st);
+	pd.a.c = (struct http1_conn *)pd.mem[0];
+	pd.b.c = (struct http1_conn *)pd.mem[1];
+	http1_init_pool(pd.a.c, HTTP1_ROLE_SERVER, &pd.a, pd.pool);
+	http1_init_pool(pd.b.c, HTTP1_ROLE_SERVER, &pd.b, pd.pool);
+	return &pd;
+}
+
+static void get(struct fx *f, uint64_t ts, const char *path)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "GET %s HTTP/1.1\r\n\r\n", path);
+	feed(f, IN, ts, line);
+}
+
+static void status(struct fx *f, uint64_t ts, int code)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", code);
+	feed(f, OUT, ts, line);
+}
+
+/* The pool is full: the connection with the oldest request gives all of
+ * its requests back (emitted incomplete); their responses, when they come,
+ * answer nothing else, and pairing on it resumes after them. */
+static void test_pool_evicts_oldest(void)
+{
+	struct pooled *pd = pooled_new(4);
+
+	REQUIRE(pd->pool);
+	get(&pd->a, 1, "/a1");
+	get(&pd->a, 2, "/a2");
+	get(&pd->a, 3, "/a3");
+	get(&pd->b, 4, "/b1");
+	CHECK_EQ_U(http1_pool_used(pd->pool), 4);
+	get(&pd->b, 5, "/b2"); /* A's are the oldest */
+	CHECK_EQ_U(pd->st.pending_evictions, 1);
+	CHECK_EQ_U(pd->st.pending_evicted, 3);
+	CHECK_EQ_U(http1_pool_used(pd->pool), 2);
+	REQUIRE(pd->a.n == 3);
+	CHECK(!pd->a.p[0].complete && !pd->a.p[2].complete);
+	CHECK_STR(pd->a.p[2].path, "/a3");
+	CHECK_EQ_U(pd->a.p[0].status, 0);
+	status(&pd->a, 6, 201);
+	status(&pd->a, 7, 202);
+	status(&pd->a, 8, 203);
+	get(&pd->a, 9, "/a4");
+	status(&pd->a, 10, 204);
+	REQUIRE(pd->a.n == 4);
+	CHECK_STR(pd->a.p[3].path, "/a4");
+	CHECK_EQ_U(pd->a.p[3].status, 204);
+	CHECK(pd->a.p[3].complete);
+	status(&pd->b, 11, 211);
+	status(&pd->b, 12, 212);
+	REQUIRE(pd->b.n == 2);
+	CHECK_EQ_U(pd->b.p[0].status, 211);
+	CHECK_EQ_U(pd->b.p[1].status, 212);
+	CHECK_EQ_U(pd->st.orphan_responses, 0);
+	CHECK_EQ_U(pd->st.pairs, 3);
+	CHECK_EQ_U(pd->st.incomplete, 3);
+	http1_close(pd->a.c, 13);
+	http1_close(pd->b.c, 13);
+	CHECK_EQ_U(http1_pool_used(pd->pool), 0);
+}
+
+/* Evicted in the middle of a response: that response ends as a phantom's,
+ * the next one pairs. */
+static void test_pool_evict_mid_response(void)
+{
+	struct pooled *pd = pooled_new(2);
+
+	REQUIRE(pd->pool);
+	get(&pd->a, 1, "/a1");
+	feed(&pd->a, OUT, 2, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+	get(&pd->b, 3, "/b1");
+	get(&pd->b, 4, "/b2");
+	REQUIRE(pd->a.n == 1);
+	CHECK(!pd->a.p[0].complete);
+	feed(&pd->a, OUT, 5, "cde");
+	get(&pd->a, 6, "/a2");
+	status(&pd->a, 7, 202);
+	REQUIRE(pd->a.n == 2);
+	CHECK_STR(pd->a.p[1].path, "/a2");
+	CHECK_EQ_U(pd->a.p[1].status, 202);
+	CHECK(pd->a.p[1].complete);
+	CHECK_EQ_U(pd->st.orphan_responses, 0);
+}
+
+/* A connection evicted while a request is being read, or holding a HEAD
+ * whose response cannot be framed without it, stops pairing: requests
+ * are still reported, responses are not guessed at. */
+static void test_pool_evict_unsure(void)
+{
+	struct pooled *pd = pooled_new(2);
+
+	REQUIRE(pd->pool);
+	feed(&pd->a, IN, 1, "POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+	get(&pd->b, 2, "/b1");
+	get(&pd->b, 3, "/b2"); /* A's request is the oldest */
+	REQUIRE(pd->a.n == 1);
+	CHECK_STR(pd->a.p[0].path, "/up");
+	CHECK(!pd->a.p[0].complete);
+	feed(&pd->a, IN, 4, "defghij");
+	status(&pd->a, 5, 200);
+	get(&pd->a, 6, "/a2");
+	status(&pd->a, 7, 200);
+	CHECK_EQ_U(pd->st.pairs, 0);
+	for (int i = 0; i < pd->a.n; i++)
+		CHECK(!pd->a.p[i].complete && pd->a.p[i].status == 0);
+
+	pd = pooled_new(1);
+	REQUIRE(pd->pool);
+	feed(&pd->a, IN, 1, "HEAD /h HTTP/1.1\r\n\r\n");
+	get(&pd->b, 2, "/b1");
+	feed(&pd->a, OUT, 3, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n");
+	get(&pd->a, 4, "/a2");
+	feed(&pd->a, OUT, 5, "HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n");
+	CHECK_EQ_U(pd->a.n, 2);
+	for (int i = 0; i < pd->a.n; i++)
+		CHECK(!pd->a.p[i].complete && pd->a.p[i].status == 0);
+}
+
+/* One connection with more requests than the pool: it evicts itself. */
+static void test_pool_self_eviction(void)
+{
+	struct pooled *pd = pooled_new(2);
+
+	REQUIRE(pd->pool);
+	feed(&pd->a, IN, 1, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n");
+	CHECK_EQ_U(pd->a.n, 3);
+	CHECK_EQ_U(pd->st.pending_evicted, 2);
+	CHECK_EQ_U(pd->st.pending_overflow, 1);
+	status(&pd->a, 2, 201);
+	status(&pd->a, 3, 202);
+	status(&pd->a, 4, 203);
+	get(&pd->a, 5, "/4");
+	status(&pd->a, 6, 204);
+	REQUIRE(pd->a.n == 4);
+	CHECK_EQ_U(pd->a.p[3].status, 204);
+	CHECK_EQ_U(pd->st.pairs, 1);
+	CHECK_EQ_U(pd->st.orphan_responses, 0);
+	http1_close(pd->a.c, 7);
+	CHECK_EQ_U(http1_pool_used(pd->pool), 0);
+}
+
+/* Restoring into a full pool makes room the same way. */
+static void test_pool_restore(void)
+{
+	static _Alignas(16) uint8_t saved[64 * 1024];
+	struct pooled *pd = pooled_new(3);
+	size_t n;
+
+	REQUIRE(pd->pool);
+	feed(&pd->a, IN, 1, "GET /a1 HTTP/1.1\r\n\r\nGET /a2 HTTP/1.1\r\n\r\n");
+	n = http1_save(pd->a.c, saved, sizeof(saved));
+	http1_close(pd->a.c, 2);
+	pd->a.n = 0;
+	get(&pd->b, 3, "/b1");
+	get(&pd->b, 4, "/b2");
+	get(&pd->b, 5, "/b3");
+	http1_init_pool(pd->a.c, HTTP1_ROLE_UNKNOWN, &pd->a, pd->pool);
+	CHECK(http1_restore(pd->a.c, saved, n));
+	CHECK_EQ_U(pd->b.n, 3); /* B gave its requests back */
+	status(&pd->a, 6, 201);
+	status(&pd->a, 7, 202);
+	REQUIRE(pd->a.n == 2);
+	CHECK_STR(pd->a.p[0].path, "/a1");
+	CHECK_EQ_U(pd->a.p[1].status, 202);
+	CHECK(pd->a.p[1].complete);
+	/* more than the pool can ever hold: refused */
+	pd = pooled_new(1);
+	REQUIRE(pd->pool);
+	CHECK(!http1_restore(pd->a.c, saved, n));
+	CHECK_EQ_U(http1_pool_used(pd->pool), 0);
 }
 
 static unsigned xorshift(void *st, unsigned n)
@@ -1041,6 +1250,32 @@ static void test_generated_conversations(void)
 	CHECK(complete > pairs / 2); /* the faults did not just turn pairing off */
 }
 
+/* The same through a pool of 1 to 8 slots: requests are evicted at every
+ * point of the conversation, and still no pair is wrong. */
+static void test_generated_small_pool(void)
+{
+	static struct h1g g;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	int bad = 0, evicting = 0;
+
+	for (int run = 0; run < 600; run++) {
+		memset(&g, 0, sizeof(g));
+		g.rnd = xorshift;
+		g.rst = &x;
+		g.pool_slots = 1 + run % 8;
+		g.true_role = run & 1 ? HTTP1_ROLE_CLIENT : HTTP1_ROLE_SERVER;
+		g.role = run % 3 == 0 ? HTTP1_ROLE_UNKNOWN : g.true_role;
+		h1g_build(&g, 1 + (int)xorshift(&x, H1G_MAX));
+		h1g_run(&g, fx_new(HTTP1_ROLE_UNKNOWN)->c, run % 4 ? 0 : 1 + run % 20,
+			1 + run % 12);
+		if (g.bad && !bad++)
+			fprintf(stderr, "  run %d: %s\n", run, g.why);
+		evicting += g.faults;
+	}
+	CHECK_EQ_U(bad, 0);
+	CHECK(evicting > 100);
+}
+
 RUN_TESTS("http1",
 	  TEST(test_server_get), TEST(test_client_role), TEST(test_split_every_byte),
 	  TEST(test_one_byte_chunks), TEST(test_pipelined_10), TEST(test_post_content_length),
@@ -1054,4 +1289,7 @@ RUN_TESTS("http1",
 	  TEST(test_oversized), TEST(test_pending_overflow), TEST(test_close_without_response),
 	  TEST(test_early_response), TEST(test_lf_only_and_orphan), TEST(test_overflowed_head),
 	  TEST(test_gap_ends_body), TEST(test_gap_response_not_its_answer), TEST(test_restore),
-	  TEST(test_generated_conversations))
+	  TEST(test_generated_conversations), TEST(test_generated_small_pool),
+	  TEST(test_pool_evicts_oldest),
+	  TEST(test_pool_evict_mid_response), TEST(test_pool_evict_unsure),
+	  TEST(test_pool_self_eviction), TEST(test_pool_restore))
