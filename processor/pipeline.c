@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "processor/checkpoint.h"
 #include "processor/export.h"
 #include "processor/procs.h"
 #include "processor/store.h"
@@ -94,6 +95,8 @@ void processor_fini(struct processor *p)
 {
 	conntrack_free(p->ct);
 	p->ct = NULL;
+	checkpoint_free(p->ckpt);
+	p->ckpt = NULL;
 	store_close(p->store, p->done_seq);
 	p->store = NULL;
 }
@@ -138,6 +141,7 @@ void processor_status_json(const struct processor *p, FILE *f)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", loss_names[i], p->loss[i]);
 	fputc('}', f);
 	store_status_json(p->store, f);
+	checkpoint_status_json(p->ckpt, f);
 	fputs("}\n", f);
 }
 

@@ -10,6 +10,7 @@
 #include "processor/decode.h"
 #include "processor/output.h"
 
+struct checkpoint;
 struct export;
 struct store;
 
@@ -22,6 +23,7 @@ struct processor {
 	uint64_t by_type[SLUICE_EV_MAX + 1]; /* events handled, per type */
 	struct export *exp;                /* metrics and OTLP (export.h); NULL: none */
 	struct store *store;               /* metadata store (store.h); NULL: --db none */
+	struct checkpoint *ckpt;           /* checkpoint writer (checkpoint.h); NULL: none yet */
 	uint64_t frame_seq;                /* seq of the frame being processed */
 };
 
