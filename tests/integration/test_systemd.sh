@@ -128,6 +128,12 @@ sd test -f /run/sluice/processor/status.json && pass run_dir_survives_loader_res
 
 # --- the processor's sandbox, seen from inside ---------------------------
 P=$(prop sluice-processor MainPID)
+L=$(prop sluice-loader MainPID)
+if [ "${P:-0}" -le 1 ] || [ "${L:-0}" -le 1 ]; then
+	# what follows signals these pids: never 0 (our own process group)
+	fail daemons_running "main pids: processor '$P', loader '$L'; $(journal sluice-processor 10)"
+	finish
+fi
 status=$(sd cat "/proc/$P/status")
 caps=$(echo "$status" | awk '/^Cap(Eff|Prm|Bnd|Amb):/ {printf "%s=%s ", $1, $2}')
 [ "$caps" = "CapPrm:=0000000000000000 CapEff:=0000000000000000 CapBnd:=0000000000000000 CapAmb:=0000000000000000 " ] &&
@@ -153,7 +159,6 @@ ls_out=$(sd nsenter -t "$P" -m -- setpriv --reuid=sluice --regid=sluice --clear-
 [ "$fs" != bpf_fs ] && [ "$mode" = 0 ] && echo "$ls_out" | grep -q "Permission denied" &&
 	sd test -d /sys/fs/bpf/sluice && pass processor_cannot_see_bpffs ||
 	fail processor_cannot_see_bpffs "fs $fs mode $mode: $ls_out"
-L=$(prop sluice-loader MainPID)
 for pid in $L $P; do
 	sd awk -v p="$pid" '/^(Name|VmRSS|Threads):/ {printf "%s %s ", $2, $3} END {print "(pid " p ")"}' "/proc/$pid/status" | sed 's/^/  /'
 done
@@ -165,7 +170,8 @@ lcaps=$(sd cat "/proc/$L/status" | awk '/^Cap(Eff|Bnd):/ {printf "%s=%s ", $1, $
 # --- watchdog: a stopped processor is restarted --------------------------
 n0=$(prop sluice-processor NRestarts)
 wd=$(prop sluice-processor WatchdogUSec)
-sd kill -STOP "$P"
+P=$(prop sluice-processor MainPID)
+[ "${P:-0}" -gt 1 ] && sd kill -STOP "$P"
 restarted() { [ "$(prop sluice-processor NRestarts)" -gt "$n0" ]; }
 if wait_for 60 restarted &&
 	sd_wait_active sluice-processor 30; then
