@@ -11,14 +11,18 @@
 
 enum { CONN_DIRTY = 1, CONN_SAVED = 2 };
 
+/* Links are slot numbers counted from 1: 0, what calloc and memset give,
+ * is "none", so the table's memory can start untouched. */
+#define NIL 0
+
 struct conntrack {
-	struct conn **buckets;    /* hash heads, nbuckets of them */
+	uint32_t *buckets;        /* hash heads (slot numbers), nbuckets of them */
 	uint32_t mask;            /* nbuckets - 1 */
 	uint8_t *slots;           /* max_conns slots of slot_size bytes */
 	size_t slot_size;
 	uint32_t max_conns;
 	uint32_t fresh;           /* slots from here on never used: memory untouched */
-	struct conn *free;        /* slots used before and free again, through hnext */
+	uint32_t free;            /* slots used before and free again, through hnext */
 	struct conn *lru_head, *lru_tail;
 	struct http1_pool *pool;  /* waiting requests of every connection */
 	conntrack_pair_fn fn;
@@ -31,6 +35,16 @@ struct conntrack {
 	uint64_t *changes;
 	uint32_t nchanges, changes_cap, changes_max;
 };
+
+static struct conn *ct_at(const struct conntrack *ct, uint32_t i)
+{
+	return i == NIL ? NULL : (struct conn *)(ct->slots + (size_t)(i - 1) * ct->slot_size);
+}
+
+static uint32_t ct_index(const struct conntrack *ct, const struct conn *c)
+{
+	return c ? (uint32_t)(((const uint8_t *)c - ct->slots) / ct->slot_size) + 1 : NIL;
+}
 
 static uint32_t ct_hash(const struct conntrack *ct, uint64_t id)
 {
@@ -94,7 +108,7 @@ struct conntrack *conntrack_new(uint32_t max_conns, uint32_t max_pending, conntr
 	ct->mask = nb - 1;
 	ct->max_conns = max_conns;
 	ct->changes_max = max_conns > (1u << 30) ? UINT32_MAX : max_conns * 2;
-	ct->slot_size = (sizeof(struct conn) + http1_conn_core_size() + 15) & ~(size_t)15;
+	ct->slot_size = (sizeof(struct conn) + http1_conn_core_size() + 7) & ~(size_t)7;
 	ct->buckets = calloc(nb, sizeof(*ct->buckets));
 	/* zero pages until used: a big table costs address space, not memory */
 	ct->slots = calloc(max_conns, ct->slot_size);
@@ -123,23 +137,27 @@ void conntrack_free(struct conntrack *ct)
 
 static void lru_unlink(struct conntrack *ct, struct conn *c)
 {
-	if (c->lru_prev)
-		c->lru_prev->lru_next = c->lru_next;
+	struct conn *prev = ct_at(ct, c->lru_prev), *next = ct_at(ct, c->lru_next);
+
+	if (prev)
+		prev->lru_next = c->lru_next;
 	else
-		ct->lru_head = c->lru_next;
-	if (c->lru_next)
-		c->lru_next->lru_prev = c->lru_prev;
+		ct->lru_head = next;
+	if (next)
+		next->lru_prev = c->lru_prev;
 	else
-		ct->lru_tail = c->lru_prev;
-	c->lru_prev = c->lru_next = NULL;
+		ct->lru_tail = prev;
+	c->lru_prev = c->lru_next = NIL;
 }
 
 static void lru_push(struct conntrack *ct, struct conn *c)
 {
-	c->lru_prev = NULL;
-	c->lru_next = ct->lru_head;
+	uint32_t i = ct_index(ct, c);
+
+	c->lru_prev = NIL;
+	c->lru_next = ct_index(ct, ct->lru_head);
 	if (ct->lru_head)
-		ct->lru_head->lru_prev = c;
+		ct->lru_head->lru_prev = i;
 	ct->lru_head = c;
 	if (!ct->lru_tail)
 		ct->lru_tail = c;
@@ -147,7 +165,7 @@ static void lru_push(struct conntrack *ct, struct conn *c)
 
 static struct conn *ct_find(struct conntrack *ct, uint64_t id)
 {
-	for (struct conn *c = ct->buckets[ct_hash(ct, id)]; c; c = c->hnext)
+	for (struct conn *c = ct_at(ct, ct->buckets[ct_hash(ct, id)]); c; c = ct_at(ct, c->hnext))
 		if (c->conn_id == id)
 			return c;
 	return NULL;
@@ -158,17 +176,17 @@ static struct conn *ct_find(struct conntrack *ct, uint64_t id)
  * already noted as changed (the checkpoint then finds it gone). */
 static void ct_unlink(struct conntrack *ct, struct conn *c)
 {
-	struct conn **pp = &ct->buckets[ct_hash(ct, c->conn_id)];
+	uint32_t i = ct_index(ct, c), *pp = &ct->buckets[ct_hash(ct, c->conn_id)];
 
-	while (*pp != c)
-		pp = &(*pp)->hnext;
+	while (*pp != i)
+		pp = &ct_at(ct, *pp)->hnext;
 	*pp = c->hnext;
 	lru_unlink(ct, c);
 	if (ct->tracking && c->ckpt == CONN_SAVED)
 		ct_note(ct, c->conn_id);
 	http1_drop(c->http); /* nothing is left after a close: this only makes sure */
 	c->hnext = ct->free;
-	ct->free = c;
+	ct->free = i;
 	ct->st.live--;
 }
 
@@ -183,12 +201,12 @@ static struct conn *ct_slot(struct conntrack *ct, uint64_t ts_ns)
 {
 	struct conn *c;
 
-	if (!ct->free && ct->fresh == ct->max_conns) {
+	if (ct->free == NIL && ct->fresh == ct->max_conns) {
 		ct->st.evicted++;
 		ct_remove(ct, ct->lru_tail, ts_ns);
 	}
-	if (ct->free) {
-		c = ct->free;
+	if (ct->free != NIL) {
+		c = ct_at(ct, ct->free);
 		ct->free = c->hnext;
 	} else {
 		c = (struct conn *)(ct->slots + (size_t)ct->fresh++ * ct->slot_size);
@@ -212,7 +230,7 @@ static struct conn *ct_insert(struct conntrack *ct, uint64_t id, uint64_t ts_ns,
 	http1_init_pool(c->http, (enum http1_role)role, c, ct->pool);
 	h = ct_hash(ct, id);
 	c->hnext = ct->buckets[h];
-	ct->buckets[h] = c;
+	ct->buckets[h] = ct_index(ct, c);
 	lru_push(ct, c);
 	ct->st.live++;
 	return c;
@@ -294,7 +312,7 @@ struct http1_stats *conntrack_http_stats(struct conntrack *ct)
 void conntrack_foreach(struct conntrack *ct, void (*fn)(void *ctx, struct conn *c), void *ctx)
 {
 	for (struct conn *c = ct->lru_tail, *prev; c; c = prev) {
-		prev = c->lru_prev;
+		prev = ct_at(ct, c->lru_prev);
 		fn(ctx, c);
 	}
 }
@@ -345,6 +363,6 @@ void conntrack_changes_reset(struct conntrack *ct)
 	ct->tracking = true;
 	ct->overflow = false;
 	ct->nchanges = 0;
-	for (struct conn *c = ct->lru_head; c; c = c->lru_next)
+	for (struct conn *c = ct->lru_head; c; c = ct_at(ct, c->lru_next))
 		c->ckpt = CONN_SAVED;
 }

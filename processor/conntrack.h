@@ -1,6 +1,6 @@
 /* The processor's table of live TCP connections, keyed by the kernel's
  * host-unique conn_id. Each entry carries the endpoints, the owning process
- * and the HTTP/1.x pairing state (about 400 bytes in all). Bounded: a fixed
+ * and the HTTP/1.x pairing state (360 bytes in all). Bounded: a fixed
  * table allocated at start; when it is full the least recently used
  * connection is evicted (its waiting requests are emitted incomplete) and
  * counted. Requests waiting for a response share one pool of max_pending
@@ -25,9 +25,10 @@ struct conn {
 	uint8_t laddr[16], raddr[16];
 	char comm[16];
 	uint8_t ckpt;           /* CONN_DIRTY, CONN_SAVED: conntrack's, for checkpoints */
+	/* conntrack's links, as slot numbers (half the size of pointers; 0: none) */
+	uint32_t hnext;                /* hash chain, or free list */
 	uint64_t bytes_sent, bytes_recv;
-	struct conn *hnext;            /* hash chain */
-	struct conn *lru_prev, *lru_next; /* most recent at head */
+	uint32_t lru_prev, lru_next;   /* most recent at head */
 	struct conntrack *ct;          /* owner, for the emit callback */
 	struct http1_conn *http;       /* points just past this struct */
 };

@@ -97,7 +97,11 @@ struct http1_dir {
 	uint16_t status;
 	uint32_t head_len; /* line bytes of this message (or chunk line) so far */
 	uint64_t num;     /* number being read; target length in ST_TARGET */
-	uint64_t clen, remain, body;
+	union {               /* one or the other is live, never both: */
+		uint64_t clen;  /* Content-Length, while the headers are read */
+		uint64_t remain; /* body bytes to go, once they are */
+	};
+	uint64_t body;
 	uint32_t cur;     /* slot of the request being read / that a response
 			   * answers, or CUR_NONE. The response side only ever
 			   * names a queued request; the request side may name
