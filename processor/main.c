@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ struct opts {
 	const char *state;   /* checkpoint file: seq + connections survive restarts */
 	uint32_t max_conns;
 	uint32_t max_pending; /* requests awaiting a response, all connections; 0: default */
+	uint32_t loader_uid;  /* a loader may run as this uid too (not only root) */
+	int loader_uid_set;
 	int quiet;           /* no human lines on stdout */
 	const char *config;  /* config file named by --config; NULL: the default */
 	const char *metrics_listen, *otlp_endpoint; /* override the file's [export] */
@@ -74,6 +77,7 @@ static void usage(FILE *f)
 		"  --max-conns N     connections tracked at once (default %d)\n"
 		"  --max-pending N   requests awaiting a response, all connections together\n"
 		"                    (default %d; when full, the oldest are emitted incomplete)\n"
+		"  --loader-uid UID  accept a loader socket served by UID as well as by root\n"
 		"  --config PATH     config file (default " CONFIG_DEFAULT_PATH "; flags win)\n"
 		"  --metrics-listen HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464, 'none': off)\n"
 		"  --otlp-endpoint URL  send OTLP/HTTP traces and metrics to URL/v1/... (default: off)\n"
@@ -105,7 +109,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, 0, 's' }, { "jsonl", required_argument, 0, 'j' },
 		{ "quiet", no_argument, 0, 'q' },        { "status", required_argument, 0, 'S' },
 		{ "state", required_argument, 0, 't' },  { "max-conns", required_argument, 0, 'm' },
-		{ "max-pending", required_argument, 0, 'p' },
+		{ "max-pending", required_argument, 0, 'p' }, { "loader-uid", required_argument, 0, 'L' },
 		{ "verbose", no_argument, 0, 'v' },      { "version", no_argument, 0, 'V' },
 		{ "help", no_argument, 0, 'h' },         { "config", required_argument, 0, 'c' },
 		{ "metrics-listen", required_argument, 0, 'M' },
@@ -126,6 +130,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 't': o->state = optarg; break;
 		case 'm': o->max_conns = parse_count("--max-conns", optarg, 16, 1u << 24); break;
 		case 'p': o->max_pending = parse_count("--max-pending", optarg, 1, HTTP1_POOL_MAX); break;
+		case 'L':
+			o->loader_uid = parse_count("--loader-uid", optarg, 0, UINT32_MAX - 1);
+			o->loader_uid_set = 1;
+			break;
 		case 'v': log_verbose = 1; break;
 		case 'c': o->config = optarg; break;
 		case 'M': o->metrics_listen = optarg; break;
@@ -215,6 +223,28 @@ static FILE *open_jsonl(const char *path)
 	return f;
 }
 
+/* The processor dials, so whoever listens on the socket path is its peer:
+ * only a listener running as root or as --loader-uid may feed it. Any other
+ * is closed before a byte of it is read (nng thread, before the pipe
+ * starts) and counted; nng dials again, so one is logged a minute. */
+static uint64_t loader_uid;
+static atomic_uint_fast64_t peers_refused;
+
+static void on_pipe_add(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	uint64_t uid = UINT64_MAX;
+
+	(void)ev;
+	(void)arg;
+	nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid);
+	if (uid == 0 || uid == loader_uid)
+		return;
+	if (atomic_fetch_add(&peers_refused, 1) % 60 == 0)
+		log_warn("refused the loader socket: it is served by uid %lld, not by root or "
+			 "--loader-uid", (long long)uid);
+	nng_pipe_close(pipe);
+}
+
 static nng_socket dial_loader(const char *path)
 {
 	char url[128];
@@ -226,6 +256,8 @@ static nng_socket dial_loader(const char *path)
 		fatal("cannot open nng pair socket: %s", nng_strerror(rv));
 	if ((rv = service_watch(s)) != 0) /* before dialing: no connection goes unseen */
 		fatal("cannot watch nng pipes: %s", nng_strerror(rv));
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_add, NULL)) != 0)
+		fatal("cannot check the loader's uid: %s", nng_strerror(rv));
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, WIRE_MAX_FRAME);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 100);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 100);
@@ -338,6 +370,7 @@ static void run_loop(struct processor *p, nng_socket s, const struct opts *o, st
 		service_tick(p, now_ns(CLOCK_MONOTONIC));
 		if (now_ns(CLOCK_MONOTONIC) >= next_status) {
 			fflush(NULL);
+			p->peers_refused = atomic_load(&peers_refused);
 			if (o->status)
 				write_atomic(o->status, status_write, p);
 			export_health(p->exp, p);
@@ -358,6 +391,7 @@ int main(int argc, char **argv)
 	log_init("sluice-processor");
 	parse_opts(argc, argv, &o);
 	load_config(&o, &cfg);
+	loader_uid = o.loader_uid_set ? o.loader_uid : 0;
 	if (processor_init_limits(&p, o.max_conns,
 				  o.max_pending ? o.max_pending : CONNTRACK_DEFAULT_PENDING) < 0)
 		fatal("cannot allocate a table for %u connections", o.max_conns);

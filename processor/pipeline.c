@@ -126,6 +126,7 @@ void processor_status_json(const struct processor *p, FILE *f)
 		   ",\"bad_events\":%" PRIu64 ",\"pairs\":%" PRIu64,
 		p->done_seq, p->dec.frames, p->dec.bad_frames, p->dec.replays, p->dec.events,
 		p->dec.bad_events, p->out.pairs);
+	fprintf(f, ",\"peers_refused\":%" PRIu64, p->peers_refused);
 	fprintf(f, ",\"http\":{\"complete\":%" PRIu64 ",\"incomplete\":%" PRIu64
 		   ",\"resyncs\":%" PRIu64 ",\"orphan_responses\":%" PRIu64
 		   ",\"pending_overflow\":%" PRIu64 ",\"not_http\":%" PRIu64

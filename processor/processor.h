@@ -24,6 +24,7 @@ struct processor {
 	struct export *exp;                /* metrics and OTLP (export.h); NULL: none */
 	struct store *store;               /* metadata store (store.h); NULL: --db none */
 	struct checkpoint *ckpt;           /* checkpoint writer (checkpoint.h); NULL: none yet */
+	uint64_t peers_refused;            /* loader sockets refused for their uid (main.c) */
 	uint64_t frame_seq;                /* seq of the frame being processed */
 };
 
