@@ -39,7 +39,7 @@ UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*_
 UNIT_ASAN     := $(patsubst tests/unit/%.c,$(B)/tests-asan/%,$(wildcard tests/unit/*_test.c))
 
 LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lpthread
-PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lmicrohttpd -lcurl -lpthread -lm
+PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lmicrohttpd -lcurl -lcares -lpthread -lm
 CTL_LIBS    :=
 
 .PHONY: all deps run test unit integration audit bench fuzz clean

@@ -13,5 +13,7 @@
 #include "bpf/conn.bpf.h"
 #include "bpf/data.bpf.h"
 #include "bpf/proc.bpf.h"
+#include "bpf/flow.bpf.h"
+#include "bpf/dns.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

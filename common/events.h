@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define SLUICE_EVENT_VERSION 2 /* 2: EXEC cmdline, LISTEN, SLUICE_FLAG_SNAPSHOT */
+#define SLUICE_EVENT_VERSION 3 /* 2: EXEC cmdline, LISTEN, SLUICE_FLAG_SNAPSHOT; 3: DNS, FLOW */
 
 #define SLUICE_COMM_LEN 16
 #define SLUICE_EXE_LEN 256
@@ -19,6 +19,11 @@
  * (--capture-bytes) is at most this. A power of two: BPF masks with it. */
 #define SLUICE_CAPTURE_MAX 16384
 #define SLUICE_CAPTURE_DEFAULT 4096
+/* Bytes of a DNS packet's L4 payload one DNS record carries: the whole
+ * message of any classic UDP answer; longer (EDNS) answers are parsed as
+ * far as this goes. */
+#define SLUICE_DNS_CAP 512
+_Static_assert((SLUICE_DNS_CAP & (SLUICE_DNS_CAP - 1)) == 0, "DNS cap is a power of 2");
 
 enum sluice_event_type {
 	SLUICE_EV_EXEC = 1,
@@ -28,7 +33,9 @@ enum sluice_event_type {
 	SLUICE_EV_DATA = 5,
 	SLUICE_EV_LOSS = 6, /* built by the loader, never by BPF */
 	SLUICE_EV_LISTEN = 7, /* a TCP socket started or stopped listening */
-	SLUICE_EV_MAX = 7,
+	SLUICE_EV_DNS = 8,    /* a packet to or from port 53 (UDP or TCP), any process */
+	SLUICE_EV_FLOW = 9,   /* a flow's byte/packet counts since the last report (loader-built) */
+	SLUICE_EV_MAX = 9,
 };
 
 /* sluice_ev_header.flags */
@@ -55,10 +62,11 @@ enum sluice_syscall {
  * counter array `loss_counters` in BPF; the loader adds its own kinds after
  * SLUICE_LOSS_KERNEL_MAX. Every value reaches the processor as a total. */
 enum sluice_loss_kind {
-	SLUICE_LOSS_RB_DATA = 0,   /* ring buffer full: data record dropped */
+	SLUICE_LOSS_RB_DATA = 0,   /* ring buffer full: data or DNS record dropped */
 	SLUICE_LOSS_RB_CONN = 1,   /* ring buffer full: conn open/close dropped */
 	SLUICE_LOSS_RB_PROC = 2,   /* ring buffer full: exec/exit dropped */
-	SLUICE_LOSS_MAP_FULL = 3,  /* per-socket/per-call map insert failed */
+	SLUICE_LOSS_MAP_FULL = 3,  /* per-socket/per-call map insert failed; flows: a
+				    * packet not counted because its flow map was full */
 	SLUICE_LOSS_READ_FAIL = 4, /* bpf_probe_read_* of user/kernel memory failed */
 	SLUICE_LOSS_TRUNC_BYTES = 5, /* bytes beyond the capture cap (not a loss of events) */
 	SLUICE_LOSS_KERNEL_MAX = 6,
@@ -145,7 +153,60 @@ struct sluice_ev_listen {
 	__u8 addr[16];  /* local address; v4 in the first 4 bytes */
 };
 
+/* A packet to or from port 53, seen by the cgroup_skb probes (any process,
+ * any syscall: sendmmsg/recvmmsg resolvers too). h.tgid is the socket's
+ * owner when known (0 otherwise: the hook often runs in softirq); tid 0. */
+struct sluice_ev_dns {
+	struct sluice_ev_header h;
+	__u64 cgroup_id;  /* cgroup v2 id of the socket, 0 if none */
+	__u8 family;      /* AF_INET or AF_INET6 */
+	__u8 proto;       /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 direction;   /* enum sluice_direction: egress = this host sent it */
+	__u8 pad;
+	__u16 sport, dport; /* host byte order */
+	__u32 full_len;   /* L4 payload bytes of the packet (TCP: of the segment) */
+	__u32 cap_len;    /* bytes of payload[] that are valid: <= full_len, SLUICE_DNS_CAP */
+	__u8 saddr[16];   /* v4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u8 payload[SLUICE_DNS_CAP];
+};
+
+/* One flow as the socket on this host sees it. The kernel counts into a
+ * hash map keyed by this; the loader drains it periodically and sends each
+ * entry, unread, as a FLOW event. */
+struct sluice_flow_key {
+	__u64 cgroup_id; /* the socket's cgroup v2 id: keeps containers' flows apart */
+	__u8 family;     /* AF_INET or AF_INET6 */
+	__u8 proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	__u16 lport, rport; /* host byte order */
+	__u16 pad;
+	__u8 laddr[16];  /* this host's end; v4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+/* Bytes are L4 payload (TCP segment data, UDP datagram data), never IP or
+ * L4 headers: what the applications wrote and read, plus retransmissions.
+ * Packets count GSO segments: a 64 KiB TSO send of 1448-byte segments is 46. */
+struct sluice_flow_counts {
+	__u64 bytes_out, bytes_in;
+	__u64 pkts_out, pkts_in;
+	__u64 conn_id;   /* the TCP connection's id (CONN_OPEN) when tracked, else 0 */
+	__u32 tgid;      /* owner: the process that created or accepted the socket; 0 unknown */
+	__u32 pad;
+	char comm[SLUICE_COMM_LEN]; /* the creating process's comm; "" unknown */
+};
+
+struct sluice_ev_flow {
+	struct sluice_ev_header h; /* ts: when the loader read it; tgid = v.tgid; tid 0 */
+	struct sluice_flow_key k;
+	struct sluice_flow_counts v;
+};
+
 _Static_assert(sizeof(struct sluice_ev_header) == 24, "header layout");
+_Static_assert(sizeof(struct sluice_ev_dns) == 80 + SLUICE_DNS_CAP, "dns layout");
+_Static_assert(sizeof(struct sluice_flow_key) == 48, "flow key layout");
+_Static_assert(sizeof(struct sluice_flow_counts) == 64, "flow counts layout");
+_Static_assert(sizeof(struct sluice_ev_flow) == 136, "flow layout");
 _Static_assert(sizeof(struct sluice_ev_exec) == 24 + 32 + 16 + 256 + 8 + 256, "exec layout");
 _Static_assert(sizeof(struct sluice_ev_listen) == 48, "listen layout");
 _Static_assert(sizeof(struct sluice_ev_exit) == 40, "exit layout");

@@ -16,6 +16,13 @@
  *                                      CLOCK_REALTIME ns the counters started at: a
  *                                      replay is harmless, a new epoch restarted them)  (v2: epoch)
  *   LISTEN     + [family, addr bin(4|16), port, netns, listening (1 start, 0 stop), flags]  (v2)
+ *   DNS        + [family, proto, direction, saddr bin(4|16), sport, daddr bin(4|16), dport,
+ *                 cgroup_id, full_len, payload bin (<= SLUICE_DNS_CAP)]  (v3; tgid = the
+ *                 socket's owner or 0, tid = 0)
+ *   FLOW       + [family, proto, laddr bin(4|16), lport, raddr bin(4|16), rport, cgroup_id,
+ *                 conn_id, bytes_out, bytes_in, pkts_out, pkts_in, comm str]  (v3; counts
+ *                 since the flow's previous FLOW event; tgid = the socket's owner or 0,
+ *                 tid = 0; comm: the socket creator's, "" unknown)
  * flags: SLUICE_FLAG_SNAPSHOT marks state found when the loader started.
  * Fields are only ever appended, and WIRE_VERSION is bumped when they are. A
  * decoder accepts frames of versions 1..WIRE_VERSION; an event may carry
@@ -31,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_ACK_VERSION 1
 #define WIRE_ACK_LEN 11
 /* Bounds the decoder enforces; the encoder never exceeds them. */
@@ -40,7 +47,7 @@
 
 /* Item counts per event type, header items included (index = type): what
  * this version writes. */
-extern const uint8_t wire_event_items[8];
+extern const uint8_t wire_event_items[10];
 
 struct msgpack_packer;
 struct sluice_ev_header;

@@ -4,6 +4,8 @@
 #include "common/wire.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -11,11 +13,12 @@
 
 #include "common/events.h"
 
-const uint8_t wire_event_items[8] = {
+const uint8_t wire_event_items[10] = {
 	[SLUICE_EV_EXEC] = 4 + 10,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
 	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 3,
-	[SLUICE_EV_LISTEN] = 4 + 6,
+	[SLUICE_EV_LISTEN] = 4 + 6,	[SLUICE_EV_DNS] = 4 + 10, [SLUICE_EV_FLOW] = 4 + 13,
 };
+_Static_assert(sizeof(wire_event_items) == SLUICE_EV_MAX + 1, "one count per type");
 
 /* Exact record size per type the kernel emits (DATA: without payload). */
 static const size_t rec_size[SLUICE_EV_MAX + 1] = {
@@ -25,6 +28,8 @@ static const size_t rec_size[SLUICE_EV_MAX + 1] = {
 	[SLUICE_EV_CONN_CLOSE] = sizeof(struct sluice_ev_conn_close),
 	[SLUICE_EV_DATA] = sizeof(struct sluice_ev_data),
 	[SLUICE_EV_LISTEN] = sizeof(struct sluice_ev_listen),
+	[SLUICE_EV_DNS] = sizeof(struct sluice_ev_dns),
+	[SLUICE_EV_FLOW] = sizeof(struct sluice_ev_flow),
 };
 
 union record {
@@ -35,6 +40,8 @@ union record {
 	struct sluice_ev_conn_close close;
 	struct sluice_ev_data data;
 	struct sluice_ev_listen listen;
+	struct sluice_ev_dns dns;
+	struct sluice_ev_flow flow;
 };
 
 /* msgpack-c picks the shortest encoding for any width, so one helper does. */
@@ -106,7 +113,35 @@ static void pack(msgpack_packer *pk, const union record *r, const uint8_t *paylo
 		u(pk, r->listen.port); u(pk, r->listen.netns); u(pk, r->listen.listening);
 		u(pk, r->h.flags);
 		break;
+	case SLUICE_EV_DNS:
+		alen = r->dns.family == AF_INET ? 4 : 16;
+		u(pk, r->dns.family); u(pk, r->dns.proto); u(pk, r->dns.direction);
+		bin(pk, r->dns.saddr, alen); u(pk, r->dns.sport);
+		bin(pk, r->dns.daddr, alen); u(pk, r->dns.dport);
+		u(pk, r->dns.cgroup_id); u(pk, r->dns.full_len);
+		bin(pk, r->dns.payload, r->dns.cap_len);
+		break;
+	case SLUICE_EV_FLOW:
+		alen = r->flow.k.family == AF_INET ? 4 : 16;
+		u(pk, r->flow.k.family); u(pk, r->flow.k.proto);
+		bin(pk, r->flow.k.laddr, alen); u(pk, r->flow.k.lport);
+		bin(pk, r->flow.k.raddr, alen); u(pk, r->flow.k.rport);
+		u(pk, r->flow.k.cgroup_id); u(pk, r->flow.v.conn_id);
+		u(pk, r->flow.v.bytes_out); u(pk, r->flow.v.bytes_in);
+		u(pk, r->flow.v.pkts_out); u(pk, r->flow.v.pkts_in);
+		str(pk, r->flow.v.comm, sizeof(r->flow.v.comm));
+		break;
 	}
+}
+
+static bool bad_family(__u8 f)
+{
+	return f != AF_INET && f != AF_INET6;
+}
+
+static bool bad_proto(__u8 p)
+{
+	return p != IPPROTO_TCP && p != IPPROTO_UDP;
 }
 
 /* What the per-type checks beyond the size allow through; 0 = valid. */
@@ -116,10 +151,15 @@ static int rec_invalid(const union record *r)
 	case SLUICE_EV_EXEC:
 		return r->exec.cmdline_len > SLUICE_CMDLINE_LEN;
 	case SLUICE_EV_CONN_OPEN:
-		return r->open.family != AF_INET && r->open.family != AF_INET6;
+		return bad_family(r->open.family);
 	case SLUICE_EV_LISTEN:
-		return (r->listen.family != AF_INET && r->listen.family != AF_INET6) ||
-		       r->listen.listening > 1;
+		return bad_family(r->listen.family) || r->listen.listening > 1;
+	case SLUICE_EV_DNS:
+		return bad_family(r->dns.family) || bad_proto(r->dns.proto) ||
+		       r->dns.direction > SLUICE_DIR_INGRESS || r->dns.cap_len > SLUICE_DNS_CAP ||
+		       r->dns.cap_len > r->dns.full_len;
+	case SLUICE_EV_FLOW:
+		return bad_family(r->flow.k.family) || bad_proto(r->flow.k.proto);
 	}
 	return 0;
 }

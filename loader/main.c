@@ -24,6 +24,7 @@
 #define POLL_MS 10
 #define SEC_NS 1000000000ull
 #define DRAIN_NS (5 * SEC_NS)
+#define FLOWS_NS SEC_NS /* flow counts are read and sent this often */
 
 struct loader {
 	struct loader_cfg cfg;
@@ -36,6 +37,7 @@ struct loader {
 	bool send_blocked;    /* a frame waits for nng: poll its send fd */
 	uint64_t events, bad_records;
 	uint64_t loss_sent_ns;
+	uint64_t flows_ns;    /* last flow-map drain */
 	uint64_t watchdog_ns, watchdog_last; /* systemd's WatchdogSec / 2; 0: off */
 };
 
@@ -141,6 +143,10 @@ static void catch_up(void *ctx)
 	uint64_t now = clock_ns(CLOCK_BOOTTIME);
 
 	ring_buffer__consume(L->rb);
+	if (now - L->flows_ns >= FLOWS_NS) {
+		probes_flows(&L->probes, on_record, L);
+		L->flows_ns = now;
+	}
 	if (now - L->loss_sent_ns >= SEC_NS)
 		report_losses(L, now);
 	if (batch_due(&L->batch, now))
@@ -217,6 +223,7 @@ static void drain(struct loader *L)
 	sd_notify(0, "STOPPING=1");
 	if (!L->cfg.pin_dir)
 		ring_buffer__consume(L->rb);
+	probes_flows(&L->probes, on_record, L); /* counts since the last drain */
 	report_losses(L, clock_ns(CLOCK_BOOTTIME));
 	flush(L);
 	while (L->spool.head && ipc_connected(&L->ipc, &gen) &&

@@ -120,10 +120,30 @@ static int seed_conn_ids(struct sluice_bpf *skel)
 	return bpf_map__update_elem(skel->maps.conn_ids, &key, sizeof(key), &v, sizeof(v), 0);
 }
 
+/* Packet and socket-creation hooks attach to a cgroup: --cgroup, else the
+ * cgroup v2 root, below which every process's sockets live. */
+static struct bpf_link *attach_prog(struct bpf_program *prog, const char *cgroup)
+{
+	enum bpf_prog_type t = bpf_program__type(prog);
+	struct bpf_link *link;
+	int fd;
+
+	if (t != BPF_PROG_TYPE_CGROUP_SKB && t != BPF_PROG_TYPE_CGROUP_SOCK)
+		return bpf_program__attach(prog);
+	if (!cgroup)
+		cgroup = access("/sys/fs/cgroup/cgroup.controllers", F_OK) ? "/sys/fs/cgroup/unified"
+									    : "/sys/fs/cgroup";
+	if ((fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return NULL;
+	link = bpf_program__attach_cgroup(prog, fd); /* the link holds the cgroup */
+	close(fd);
+	return link;
+}
+
 /* Tracepoint links cannot be updated in place (EINVAL for perf links on
  * this kernel), so an upgrade unpins each old link, which detaches it, just
  * before attaching and pinning its successor: microseconds per probe. */
-static int attach_all(struct probes *p)
+static int attach_all(struct probes *p, const char *cgroup)
 {
 	const struct bpf_object_skeleton *s = p->skel->skeleton;
 	char path[PATH_MAX];
@@ -137,12 +157,12 @@ static int attach_all(struct probes *p)
 				 bpf_program__name(prog));
 			unlink(path);
 		}
-		if (!(*link = bpf_program__attach(prog)) || (p->pin.dir && bpf_link__pin(*link, path))) {
+		if (!(*link = attach_prog(prog, cgroup)) || (p->pin.dir && bpf_link__pin(*link, path))) {
 			log_warn("cannot attach %s: %s", bpf_program__section_name(prog), strerror(errno));
 			return -errno;
 		}
 	}
-	log_info("attached %d tracepoint programs%s", s->prog_cnt, p->pin.dir ? ", pinned" : "");
+	log_info("attached %d programs%s", s->prog_cnt, p->pin.dir ? ", pinned" : "");
 	return 0;
 }
 
@@ -168,7 +188,7 @@ static int load(struct probes *p, const struct loader_cfg *cfg, uint64_t hash)
 	/* Filters go in before anything is attached: no event escapes them. */
 	if ((err = seed_conn_ids(p->skel)) || (err = set_ignored(p)) ||
 	    (cfg->cgroup_path && (err = set_cgroup(p->skel, cfg->cgroup_path))) ||
-	    (err = attach_all(p)) || !p->pin.dir)
+	    (err = attach_all(p, cfg->cgroup_path)) || !p->pin.dir)
 		return err;
 	pin_sweep(&p->pin, p->skel->obj);
 	p->pin.meta.hash = hash;
@@ -257,6 +277,38 @@ void probes_snapshot(struct probes *p, void (*drain)(void *), void *ctx)
 	p->snap = NULL;
 	if (drain)
 		drain(ctx);
+}
+
+#define FLOW_BATCH 256
+
+/* Points `flows` at the other flow map, then empties the one it left. The
+ * map-in-map update returns after an RCU grace period, so no program still
+ * counts into that one: totals are exact. Entries go to fn unread. */
+int probes_flows(struct probes *p, int (*fn)(void *ctx, void *rec, size_t len), void *ctx)
+{
+	struct bpf_map *m[2] = { p->skel->maps.flows_a, p->skel->maps.flows_b };
+	struct sluice_flow_key k[FLOW_BATCH];
+	struct sluice_flow_counts v[FLOW_BATCH];
+	struct sluice_ev_flow e = { .h = { .type = SLUICE_EV_FLOW, .size = sizeof(e) } };
+	uint32_t zero = 0, n, token, *in = NULL;
+	int next = bpf_map__fd(m[p->flow_next]), old = bpf_map__fd(m[!p->flow_next]), err;
+
+	if (bpf_map__update_elem(p->skel->maps.flows, &zero, sizeof(zero), &next, sizeof(next), 0))
+		return -errno;
+	p->flow_next ^= 1;
+	e.h.ts_ns = clock_ns(CLOCK_BOOTTIME);
+	do {
+		n = FLOW_BATCH;
+		err = bpf_map_lookup_and_delete_batch(old, in, &token, k, v, &n, NULL);
+		for (uint32_t i = 0; i < n && (!err || err == -ENOENT); i++) {
+			e.k = k[i];
+			e.v = v[i];
+			e.h.tgid = v[i].tgid;
+			fn(ctx, &e, sizeof(e));
+		}
+		in = &token;
+	} while (!err);
+	return err == -ENOENT ? 0 : err; /* else what stays is read after the next swap */
 }
 
 int probes_ringbuf_fd(const struct probes *p)

@@ -18,6 +18,7 @@ struct probes {
 	struct pin pin;            /* pin.dir NULL with --no-pin; its meta is used either way */
 	uint64_t loss_base[3];     /* loader-side totals of earlier loaders, same epoch */
 	int old_rb_fd;             /* a replaced ring buffer still to drain, or -1 */
+	int flow_next;             /* flows_a (0) or flows_b (1): the next drain's active map */
 	int ncpus;
 };
 
@@ -29,6 +30,9 @@ int probes_start(struct probes *p, const struct loader_cfg *cfg);
 /* Runs the snapshot: records land in the ring, drain() empties it. */
 void probes_snapshot(struct probes *p, void (*drain)(void *), void *ctx);
 int probes_ringbuf_fd(const struct probes *p);
+/* Swaps the flow maps and hands each entry of the old one to fn as a FLOW
+ * record; 0 or a negative errno. */
+int probes_flows(struct probes *p, int (*fn)(void *ctx, void *rec, size_t len), void *ctx);
 /* Adds (on) or removes a tgid from the never-traced set. */
 int probes_ignore(struct probes *p, uint32_t tgid, bool on);
 /* Kernel loss counters summed over CPUs, indexed by sluice_loss_kind. */

@@ -4,6 +4,7 @@
 #include "processor/decode.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -15,7 +16,7 @@
 static const uint8_t wire_event_items_min[SLUICE_EV_MAX + 1] = {
 	[SLUICE_EV_EXEC] = 4 + 8,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
 	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 2,
-	[SLUICE_EV_LISTEN] = 4 + 6,
+	[SLUICE_EV_LISTEN] = 4 + 6,	[SLUICE_EV_DNS] = 4 + 10, [SLUICE_EV_FLOW] = 4 + 13,
 };
 
 static bool dec_u32(struct mpack *m, uint32_t *out, uint32_t max)
@@ -158,6 +159,55 @@ static bool dec_listen(struct mpack *m, struct wire_event *ev)
 	return dec_flags(m, ev);
 }
 
+static bool dec_family_proto(struct mpack *m, uint8_t *family, uint8_t *proto)
+{
+	uint32_t f, p;
+
+	if (!dec_u32(m, &f, 255) || (f != AF_INET && f != AF_INET6) || !dec_u32(m, &p, 255) ||
+	    (p != IPPROTO_TCP && p != IPPROTO_UDP))
+		return false;
+	*family = (uint8_t)f;
+	*proto = (uint8_t)p;
+	return true;
+}
+
+/* An address and its port, as DNS and FLOW carry them. */
+static bool dec_end(struct mpack *m, uint8_t family, const uint8_t **addr, uint16_t *port)
+{
+	uint32_t v;
+
+	if (!dec_addr(m, addr, family) || !dec_u32(m, &v, 65535))
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+static bool dec_dns(struct mpack *m, struct wire_event *ev)
+{
+	uint32_t dir;
+
+	if (!dec_family_proto(m, &ev->dns.family, &ev->dns.proto) ||
+	    !dec_u32(m, &dir, SLUICE_DIR_INGRESS) ||
+	    !dec_end(m, ev->dns.family, &ev->dns.saddr, &ev->dns.sport) ||
+	    !dec_end(m, ev->dns.family, &ev->dns.daddr, &ev->dns.dport) ||
+	    !mpack_uint(m, &ev->dns.cgroup_id) || !dec_u32(m, &ev->dns.full_len, UINT32_MAX) ||
+	    !mpack_bin(m, &ev->dns.payload, &ev->dns.cap_len, SLUICE_DNS_CAP))
+		return false;
+	ev->dns.direction = (uint8_t)dir;
+	return ev->dns.cap_len <= ev->dns.full_len;
+}
+
+static bool dec_flow(struct mpack *m, struct wire_event *ev)
+{
+	return dec_family_proto(m, &ev->flow.family, &ev->flow.proto) &&
+	       dec_end(m, ev->flow.family, &ev->flow.laddr, &ev->flow.lport) &&
+	       dec_end(m, ev->flow.family, &ev->flow.raddr, &ev->flow.rport) &&
+	       mpack_uint(m, &ev->flow.cgroup_id) && mpack_uint(m, &ev->flow.conn_id) &&
+	       mpack_uint(m, &ev->flow.bytes_out) && mpack_uint(m, &ev->flow.bytes_in) &&
+	       mpack_uint(m, &ev->flow.pkts_out) && mpack_uint(m, &ev->flow.pkts_in) &&
+	       mpack_str(m, &ev->flow.comm, &ev->flow.comm_len, SLUICE_COMM_LEN);
+}
+
 static bool dec_body(struct mpack *m, struct wire_event *ev, uint32_t items)
 {
 	switch (ev->type) {
@@ -168,6 +218,8 @@ static bool dec_body(struct mpack *m, struct wire_event *ev, uint32_t items)
 	case SLUICE_EV_DATA: return dec_data(m, ev);
 	case SLUICE_EV_LOSS: return dec_loss(m, ev, items);
 	case SLUICE_EV_LISTEN: return dec_listen(m, ev);
+	case SLUICE_EV_DNS: return dec_dns(m, ev);
+	case SLUICE_EV_FLOW: return dec_flow(m, ev);
 	}
 	return false;
 }

@@ -55,6 +55,23 @@ struct wire_event {
 			uint32_t netns;
 			const uint8_t *addr; /* 4 or 16 bytes by family */
 		} listen;
+		struct {
+			uint8_t family, proto, direction; /* direction: SLUICE_DIR_EGRESS = sent */
+			uint16_t sport, dport;
+			uint32_t full_len, cap_len;
+			uint64_t cgroup_id;
+			const uint8_t *saddr, *daddr; /* 4 or 16 bytes by family */
+			const uint8_t *payload;       /* cap_len bytes of the L4 payload */
+		} dns;
+		struct {
+			uint8_t family, proto;
+			uint16_t lport, rport;
+			uint64_t cgroup_id, conn_id;
+			uint64_t bytes_out, bytes_in, pkts_out, pkts_in; /* L4 payload, segments */
+			const uint8_t *laddr, *raddr; /* 4 or 16 bytes by family */
+			const uint8_t *comm;          /* the socket creator's; comm_len 0: unknown */
+			uint32_t comm_len;
+		} flow;
 	};
 };
 

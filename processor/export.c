@@ -10,6 +10,7 @@
 #include "common/events.h"
 #include "common/log.h"
 #include "processor/metrics.h"
+#include "processor/names.h"
 #include "processor/otlp.h"
 #include "processor/output.h"
 #include "processor/processor.h"
@@ -34,6 +35,8 @@ struct pair_view {
 	char route[ROUTE_MAX];
 	char saddr[48], caddr[48];
 	uint16_t sport, cport;
+	const char *shown;    /* server.address: the DNS name when known, else saddr */
+	const char *peer;     /* network.peer.address: the remote end, saddr or caddr */
 	char status[12], sport_s[12], pid[12], error[12];
 };
 
@@ -64,6 +67,7 @@ static void view_pair(struct export *e, const struct conn *c, const struct http1
 	output_addr(v->server ? v->caddr : v->saddr, sizeof(v->saddr), c->family, c->raddr);
 	v->sport = v->server ? c->lport : c->rport;
 	v->cport = v->server ? c->rport : c->lport;
+	v->peer = v->server ? v->caddr : v->saddr;
 	v->method = route_method(p->method);
 	v->route[0] = 0;
 	if (e->routes)
@@ -96,7 +100,7 @@ static void record_metrics(struct export *e, const struct http1_pair *p,
 	a.v[MK_STATUS] = v->status;
 	a.v[v->server ? MK_ROUTE : MK_URL_TEMPLATE] = v->route[0] ? v->route : NULL;
 	a.v[MK_ERROR_TYPE] = v->error[0] ? v->error : NULL;
-	a.v[MK_SERVER_ADDR] = v->saddr;
+	a.v[MK_SERVER_ADDR] = v->shown;
 	a.v[MK_SERVER_PORT] = v->sport_s;
 	a.v[MK_CLIENT_ADDR] = v->caddr;
 	a.v[MK_URL_PATH] = p->path;
@@ -138,20 +142,23 @@ static void queue_span(struct export *e, const struct conn *c, const struct http
 		copy(s.method_orig, sizeof(s.method_orig), p->method);
 	copy(s.route, sizeof(s.route), v->route);
 	copy(s.path, sizeof(s.path), p->path);
-	copy(s.server_addr, sizeof(s.server_addr), v->saddr);
+	copy(s.server_addr, sizeof(s.server_addr), v->shown);
+	copy(s.peer_addr, sizeof(s.peer_addr), v->peer);
+	s.peer_port = c->rport;
 	copy(s.client_addr, sizeof(s.client_addr), v->caddr);
 	copy(s.exe, sizeof(s.exe), exe);
 	otlp_span(e->otlp, &s);
 }
 
 void export_pair(struct export *e, const struct conn *c, const struct http1_pair *p,
-		 const char *process_name, int64_t boot_to_unix_ns)
+		 const char *process_name, const char *server_name, int64_t boot_to_unix_ns)
 {
 	struct pair_view v;
 
 	if (!p->method[0])
 		return; /* the request line was lost: nothing to name it by */
 	view_pair(e, c, p, &v);
+	v.shown = server_name ? server_name : v.saddr;
 	/* without a response the duration means "until sluice gave up":
 	 * spans show such pairs (as errors), histograms do not */
 	if (p->status > 0)
@@ -189,6 +196,7 @@ static void health_events(struct export *e, const struct processor *p)
 		[SLUICE_EV_EXEC] = "exec", [SLUICE_EV_EXIT] = "exit",
 		[SLUICE_EV_CONN_OPEN] = "conn_open", [SLUICE_EV_CONN_CLOSE] = "conn_close",
 		[SLUICE_EV_DATA] = "data", [SLUICE_EV_LOSS] = "loss",
+		[SLUICE_EV_DNS] = "dns", [SLUICE_EV_FLOW] = "flow",
 	};
 	static const struct { int kind; const char *stage, *reason; } drops[] = {
 		{ SLUICE_LOSS_RB_DATA, "kernel", "ringbuf_full_data" },
@@ -271,7 +279,13 @@ void export_health(struct export *e, const struct processor *p)
 		return;
 	health_events(e, p);
 	health_pairing(e, p);
+	names_metrics(p->names, e->m);
 	health_export(e);
+}
+
+struct metrics *export_metrics(struct export *e)
+{
+	return e ? e->m : NULL;
 }
 
 /* ---- life ---- */

@@ -18,9 +18,13 @@ struct export;
 /* Starts what c asks for. NULL with a message in err when it cannot
  * (a taken port, a bad URL): the processor should not start then. */
 struct export *export_start(const struct config *c, char *err, size_t errlen);
-/* One pair (the pair path: cheap, never blocks on the network). */
+/* One pair (the pair path: cheap, never blocks on the network).
+ * server_name: the server end's DNS name or NULL; it becomes server.address
+ * and the IP stays in the span's network.peer.address. */
 void export_pair(struct export *e, const struct conn *c, const struct http1_pair *p,
-		 const char *process_name, int64_t boot_to_unix_ns);
+		 const char *process_name, const char *server_name, int64_t boot_to_unix_ns);
+/* The metrics registry, for modules that record their own (flows). */
+struct metrics *export_metrics(struct export *e);
 /* Copies the processor's counters into the health metrics. Call from the
  * thread that owns p, as often as they should be fresh (~1/s). */
 void export_health(struct export *e, const struct processor *p);

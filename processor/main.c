@@ -24,7 +24,10 @@
 #include "processor/checkpoint.h"
 #include "processor/config.h"
 #include "processor/export.h"
+#include "processor/flows.h"
+#include "processor/names.h"
 #include "processor/processor.h"
+#include "processor/rdns.h"
 #include "processor/service.h"
 #include "processor/store.h"
 
@@ -55,6 +58,7 @@ struct opts {
 	uint32_t db_max_conns; /* 0: STORE_DEFAULT_MAX_CONNS */
 	uint32_t db_max_age; /* seconds, when db_max_age_set */
 	int db_max_age_set;
+	const char *rdns;    /* --rdns: "active" looks up PTRs; NULL or "off": passive only */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -85,6 +89,8 @@ static void usage(FILE *f)
 		"  --db-max-conns N  newest connections kept in it (default %d)\n"
 		"  --db-max-age SECS closed connections and exited processes older go (default %d, 0: never)\n"
 		"  --pods-file PATH  pod names from `kubectl get pods -o json` output, re-read on change\n"
+		"  --rdns MODE       active: PTR lookups (c-ares) for addresses no DNS answer named;\n"
+		"                    off (default): names only from the DNS answers sluice sees\n"
 		"  --verbose         debug logging\n"
 		"  --version, --help\n",
 		DEFAULT_MAX_CONNS, CONNTRACK_DEFAULT_PENDING, STORE_DEFAULT_MAX_CONNS,
@@ -116,6 +122,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "otlp-endpoint", required_argument, 0, 'O' },
 		{ "db", required_argument, 0, 'd' },     { "db-max-conns", required_argument, 0, 'D' },
 		{ "db-max-age", required_argument, 0, 'A' }, { "pods-file", required_argument, 0, 'P' },
+		{ "rdns", required_argument, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -145,6 +152,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->db_max_age_set = 1;
 			break;
 		case 'P': o->pods_file = optarg; break;
+		case 'R': o->rdns = optarg; break;
 		case 'V': puts("sluice-processor " SLUICE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -330,6 +338,27 @@ static void handle_msg(struct processor *p, nng_socket s, nng_msg *m, struct ack
 	ack_if_due(p, s, a, false);
 }
 
+/* Names and flows go into the store and the metrics; --rdns=active adds
+ * PTR lookups. A resolver that cannot start is fatal: it was asked for. */
+static void setup_names(struct processor *p, const struct opts *o)
+{
+	char err[256];
+	struct rdns *r;
+
+	names_attach_store(p->names, p->store, (int64_t)now_ns(CLOCK_REALTIME));
+	flows_attach_store(p->flows, p->store);
+	flows_set_metrics(p->flows, export_metrics(p->exp));
+	if (!o->rdns || !strcmp(o->rdns, "off"))
+		return;
+	if (strcmp(o->rdns, "active"))
+		fatal("--rdns: '%s' is neither active nor off", o->rdns);
+	if (!(r = rdns_new(0, err, sizeof(err))))
+		fatal("--rdns active: %s", err);
+	names_set_rdns(p->names, r);
+	log_info("active reverse DNS: PTR lookups for unnamed addresses, at most %d a second",
+		 RDNS_DEFAULT_RATE);
+}
+
 /* The metadata store, unless --db none. A file it cannot use is fatal:
  * running without the store the user asked for would only look healthy. */
 static struct store *open_store(const struct opts *o, const struct processor *p)
@@ -410,6 +439,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!(p.exp = export_start(&cfg, err, sizeof(err))))
 		fatal("%s", err);
+	setup_names(&p, &o);
 	service_check_no_bpf();
 	s = dial_loader(o.socket);
 	service_ready(o.socket);

@@ -34,6 +34,14 @@ const struct metrics_key_def metrics_keys[MK_MAX] = {
 	[MK_URL_PATH] = { "url.path", "url_path", MKT_STRING },
 	[MK_EXE] = { "process.executable.name", "process_executable_name", MKT_STRING },
 	[MK_PID] = { "process.pid", "process_pid", MKT_INT },
+	[MK_TRANSPORT] = { "network.transport", "network_transport", MKT_STRING },
+	[MK_IO_DIRECTION] = { "network.io.direction", "network_io_direction", MKT_STRING },
+	[MK_SOURCE_ADDR] = { "source.address", "source_address", MKT_STRING },
+	[MK_SOURCE_PORT] = { "source.port", "source_port", MKT_INT },
+	[MK_DEST_ADDR] = { "destination.address", "destination_address", MKT_STRING },
+	[MK_DEST_PORT] = { "destination.port", "destination_port", MKT_INT },
+	[MK_CONTAINER] = { "container.id", "container_id", MKT_STRING },
+	[MK_POD_UID] = { "k8s.pod.uid", "k8s_pod_uid", MKT_STRING },
 	[MK_STAGE] = { "stage", "stage", MKT_STRING },
 	[MK_REASON] = { "reason", "reason", MKT_STRING },
 	[MK_TYPE] = { "type", "type", MKT_STRING },
@@ -53,6 +61,13 @@ const struct metrics_key_def metrics_keys[MK_MAX] = {
 #define CLIENT_DEF (HTTP_COMMON | BIT(MK_URL_TEMPLATE))
 #define SERVER_AVAIL (SERVER_DEF | HTTP_OPTIN | BIT(MK_CLIENT_ADDR))
 #define CLIENT_AVAIL (CLIENT_DEF | HTTP_OPTIN)
+
+/* Flows: ports and pid are opt-in (an ephemeral port makes a series per
+ * connection). */
+#define FLOW_DEF (BIT(MK_TRANSPORT) | BIT(MK_IO_DIRECTION) | BIT(MK_SOURCE_ADDR) | \
+		  BIT(MK_DEST_ADDR) | BIT(MK_EXE) | BIT(MK_CONTAINER) | BIT(MK_POD_UID))
+#define FLOW_AVAIL (FLOW_DEF | BIT(MK_SOURCE_PORT) | BIT(MK_DEST_PORT) | BIT(MK_PID))
+#define COUNTER(n, p, u, h, avail, def) { n, p, u, h, MKIND_COUNTER, NULL, 0, true, avail, def }
 
 #define HIST(n, p, u, h, b, avail, def) \
 	{ n, p, u, h, MKIND_HISTOGRAM, b, sizeof(b) / sizeof(b[0]), true, avail, def }
@@ -132,6 +147,24 @@ const struct metrics_def metrics_defs[M_COUNT] = {
 	[M_OTLP_REQUESTS] = HEALTH("sluice.otlp.requests", "sluice_otlp_requests_total",
 		"{request}", "OTLP export requests by signal and result (ok, retry, failed).",
 		MKIND_COUNTER, BIT(MK_SIGNAL) | BIT(MK_RESULT)),
+	[M_NET_FLOW_BYTES] = COUNTER("sluice.network.flow.bytes", "sluice_network_flow_bytes_total",
+		"By", "L4 payload bytes per flow (TCP/UDP data, no headers), by direction, ends "
+		"(DNS names when known) and owner.", FLOW_AVAIL, FLOW_DEF),
+	[M_NET_FLOW_PACKETS] = COUNTER("sluice.network.flow.packets",
+		"sluice_network_flow_packets_total", "{packet}",
+		"Packets (GSO segments) per flow, by direction, ends and owner.", FLOW_AVAIL,
+		FLOW_DEF),
+	[M_DNS_PACKETS] = HEALTH("sluice.dns.packets", "sluice_dns_packets_total", "{packet}",
+		"DNS packets seen, by type: query, response, malformed.", MKIND_COUNTER,
+		BIT(MK_TYPE)),
+	[M_DNS_CACHE_LOOKUPS] = HEALTH("sluice.dns.cache.lookups", "sluice_dns_cache_lookups_total",
+		"{lookup}", "Address-to-name lookups, by result: hit, miss.", MKIND_COUNTER,
+		BIT(MK_RESULT)),
+	[M_DNS_CACHE_REMOVED] = HEALTH("sluice.dns.cache.removed", "sluice_dns_cache_removed_total",
+		"{entry}", "Names dropped from the cache, by reason: evicted (full), expired (TTL).",
+		MKIND_COUNTER, BIT(MK_REASON)),
+	[M_DNS_CACHE_ENTRIES] = HEALTH("sluice.dns.cache.entries", "sluice_dns_cache_entries",
+		"{entry}", "Names in the cache now.", MKIND_GAUGE, 0),
 };
 
 struct metrics_table {
@@ -417,6 +450,22 @@ void metrics_set(struct metrics *m, enum metrics_id id, const struct metrics_att
 	pthread_mutex_lock(&m->lock);
 	if ((s = series_get(m, id, key, len, hash)))
 		s->value = v;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_add(struct metrics *m, enum metrics_id id, const struct metrics_attrs *a,
+		 uint64_t v)
+{
+	char key[KEY_MAX];
+	uint32_t len = build_key(m->t[id].selected, a, key);
+	uint64_t hash = hash_key(key, len);
+	struct metrics_series *s;
+
+	if (metrics_defs[id].kind != MKIND_COUNTER)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if ((s = series_get(m, id, key, len, hash)))
+		s->value += v;
 	pthread_mutex_unlock(&m->lock);
 }
 

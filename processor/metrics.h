@@ -27,6 +27,14 @@ enum metrics_key {
 	MK_URL_PATH,     /* url.path (opt-in) */
 	MK_EXE,          /* process.executable.name */
 	MK_PID,          /* process.pid (opt-in) */
+	MK_TRANSPORT,    /* network.transport: tcp, udp (flows) */
+	MK_IO_DIRECTION, /* network.io.direction: transmit, receive (flows) */
+	MK_SOURCE_ADDR,  /* source.address: the DNS name when known, else the IP (flows) */
+	MK_SOURCE_PORT,  /* source.port (flows, opt-in) */
+	MK_DEST_ADDR,    /* destination.address: name or IP (flows) */
+	MK_DEST_PORT,    /* destination.port (flows, opt-in) */
+	MK_CONTAINER,    /* container.id (flows) */
+	MK_POD_UID,      /* k8s.pod.uid (flows) */
 	MK_STAGE,        /* health labels from here on */
 	MK_REASON,
 	MK_TYPE,
@@ -47,6 +55,8 @@ enum metrics_id {
 	M_HTTP_NOT_HTTP, M_CONNS_TRACKED, M_CONNS_OPENED, M_CONNS_CLOSED, M_CONNS_EVICTED,
 	M_CONNS_UNKNOWN, M_SERIES, M_SERIES_OVERFLOW, M_OTLP_SPANS, M_OTLP_QUEUE,
 	M_OTLP_REQUESTS,
+	M_NET_FLOW_BYTES, M_NET_FLOW_PACKETS,
+	M_DNS_PACKETS, M_DNS_CACHE_LOOKUPS, M_DNS_CACHE_REMOVED, M_DNS_CACHE_ENTRIES,
 	M_COUNT
 };
 
@@ -116,6 +126,10 @@ void metrics_observe_n(struct metrics *m, const enum metrics_id *ids, const doub
 		       const struct metrics_attrs *a);
 /* Counter or gauge: sets the current value (counters are fed totals). */
 void metrics_set(struct metrics *m, enum metrics_id id, const struct metrics_attrs *a,
+		 uint64_t v);
+/* Counter: adds v. Several measurements may share a series once attribute
+ * selection drops what told them apart: they add up (flows). */
+void metrics_add(struct metrics *m, enum metrics_id id, const struct metrics_attrs *a,
 		 uint64_t v);
 /* Series in use (without the overflow series) and measurements that went to
  * the overflow series. */

@@ -117,7 +117,7 @@ static bool span_failed(const struct otlp_span *s)
 static void span_attrs(FILE *f, const struct otlp_span *s)
 {
 	bool first = true, server = s->kind == OTLP_SPAN_KIND_SERVER;
-	char url[512], status[8];
+	char url[600], status[8];
 
 	fputs(",\"attributes\":[", f);
 	attr_str(f, &first, "http.request.method", s->method);
@@ -138,6 +138,10 @@ static void span_attrs(FILE *f, const struct otlp_span *s)
 	attr_int(f, &first, "server.port", s->server_port);
 	attr_str(f, &first, "client.address", s->client_addr);
 	attr_int(f, &first, "client.port", s->client_port);
+	if (s->peer_addr[0]) {
+		attr_str(f, &first, "network.peer.address", s->peer_addr);
+		attr_int(f, &first, "network.peer.port", s->peer_port);
+	}
 	attr_str(f, &first, "network.protocol.name", "http");
 	attr_int(f, &first, "http.request.body.size", (int64_t)s->req_body);
 	attr_int(f, &first, "http.response.body.size", (int64_t)s->resp_body);

@@ -29,7 +29,10 @@ struct otlp_span {
 	char method_orig[16];      /* as sent, when method is _OTHER */
 	char route[256];           /* template from the route heuristic; "" when none */
 	char path[256];
-	char server_addr[48], client_addr[48];
+	char server_addr[256];     /* the server's DNS name when known, else its IP */
+	char client_addr[48];
+	char peer_addr[48];        /* network.peer.address: the remote end's IP */
+	uint16_t peer_port;
 	char exe[64];              /* process.executable.name, also service.name */
 };
 

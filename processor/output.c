@@ -44,6 +44,9 @@ struct ends {
 	char caddr[INET6_ADDRSTRLEN], saddr[INET6_ADDRSTRLEN];
 	uint16_t cport, sport;
 	bool server_side;
+	const char *server_name; /* DNS name of the server end, or NULL */
+	const char *peer;        /* the remote end's address: caddr or saddr */
+	uint16_t peer_port;
 };
 
 static void pair_ends(const struct conn *c, const struct http1_pair *p, struct ends *e)
@@ -55,6 +58,8 @@ static void pair_ends(const struct conn *c, const struct http1_pair *p, struct e
 	output_addr(e->server_side ? e->caddr : e->saddr, INET6_ADDRSTRLEN, c->family, c->raddr);
 	e->sport = e->server_side ? c->lport : c->rport;
 	e->cport = e->server_side ? c->rport : c->lport;
+	e->peer = e->server_side ? e->caddr : e->saddr;
+	e->peer_port = c->rport;
 }
 
 static void output_jsonl(struct output *o, const struct conn *c, const struct http1_pair *p,
@@ -71,8 +76,10 @@ static void output_jsonl(struct output *o, const struct conn *c, const struct ht
 	fputs(",\"client.address\":", f);
 	output_json_str(f, e->caddr);
 	fprintf(f, ",\"client.port\":%u,\"server.address\":", e->cport);
-	output_json_str(f, e->saddr);
-	fprintf(f, ",\"server.port\":%u,\"http.request.method\":", e->sport);
+	output_json_str(f, e->server_name ? e->server_name : e->saddr);
+	fprintf(f, ",\"server.port\":%u,\"network.peer.address\":", e->sport);
+	output_json_str(f, e->peer);
+	fprintf(f, ",\"network.peer.port\":%u,\"http.request.method\":", e->peer_port);
 	output_json_str(f, p->method);
 	fputs(",\"url.path\":", f);
 	output_json_str(f, p->path);
@@ -98,10 +105,22 @@ static const char *printable(char *buf, size_t n, const char *s)
 	return buf;
 }
 
+/* "name[ip]" when the server has a DNS name, else the ip. */
+static const char *server_shown(char *buf, size_t n, const struct ends *e)
+{
+	char name[256];
+
+	if (!e->server_name)
+		return e->saddr;
+	snprintf(buf, n, "%s[%s]", printable(name, sizeof(name), e->server_name), e->saddr);
+	return buf;
+}
+
 static void output_human(struct output *o, const struct conn *c, const struct http1_pair *p,
 			 const struct ends *e, const char *name)
 {
 	char m[HTTP1_METHOD_MAX], path[HTTP1_TARGET_MAX], q[HTTP1_TARGET_MAX], nm[64];
+	char srv[INET6_ADDRSTRLEN + 260];
 	time_t secs = (time_t)(((int64_t)p->start_ns + o->boot_to_unix_ns) / 1000000000);
 	uint64_t dur = p->end_ns > p->start_ns ? p->end_ns - p->start_ns : 0;
 	char when[16], status[8];
@@ -116,18 +135,20 @@ static void output_human(struct output *o, const struct conn *c, const struct ht
 	fprintf(o->human, "%s %-6s %s[%u] %s:%u -> %s:%u %s %s%s%s %s %.3fms req=%" PRIu64
 			  "B resp=%" PRIu64 "B%s\n",
 		when, e->server_side ? "server" : "client", printable(nm, sizeof(nm), name), c->tgid, e->caddr, e->cport,
-		e->saddr, e->sport, p->method[0] ? printable(m, sizeof(m), p->method) : "?",
+		server_shown(srv, sizeof(srv), e), e->sport,
+		p->method[0] ? printable(m, sizeof(m), p->method) : "?",
 		printable(path, sizeof(path), p->path), p->has_query ? "?" : "",
 		printable(q, sizeof(q), p->query), status, (double)dur / 1e6, p->req_body,
 		p->resp_body, p->complete ? "" : " (incomplete)");
 }
 
 void output_pair(struct output *o, const struct conn *c, const struct http1_pair *p,
-		 const char *process_name)
+		 const char *process_name, const char *server_name)
 {
 	struct ends e;
 
 	pair_ends(c, p, &e);
+	e.server_name = server_name;
 	if (o->jsonl)
 		output_jsonl(o, c, p, &e, process_name);
 	if (o->human)

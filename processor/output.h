@@ -17,8 +17,10 @@ struct output {
 	uint64_t pairs;     /* pairs written */
 };
 
+/* server_name: the server end's DNS name (names.h), or NULL: it then shows
+ * as server.address and the IP stays in network.peer.address. */
 void output_pair(struct output *o, const struct conn *c, const struct http1_pair *p,
-		 const char *process_name);
+		 const char *process_name, const char *server_name);
 /* Writes `s` as a JSON string (quoted, escaped; bytes >= 0x80 as \u00XX so
  * the output is always valid UTF-8 whatever the traffic held). */
 void output_json_str(FILE *f, const char *s);

@@ -9,6 +9,8 @@
 
 #include "processor/checkpoint.h"
 #include "processor/export.h"
+#include "processor/flows.h"
+#include "processor/names.h"
 #include "processor/procs.h"
 #include "processor/store.h"
 
@@ -16,11 +18,13 @@ static void on_pair(void *ctx, const struct conn *c, const struct http1_pair *pa
 {
 	struct processor *p = ctx;
 	const char *name = procs_name(c->tgid, c->comm);
+	const char *server = names_pair_server(p->names, c, pair,
+					       (int64_t)pair->start_ns + p->out.boot_to_unix_ns);
 
-	output_pair(&p->out, c, pair, name);
+	output_pair(&p->out, c, pair, name, server);
 	store_pair(p->store, p->frame_seq, c, pair);
 	if (p->exp)
-		export_pair(p->exp, c, pair, name, p->out.boot_to_unix_ns);
+		export_pair(p->exp, c, pair, name, server, p->out.boot_to_unix_ns);
 }
 
 static void on_open(struct processor *p, const struct wire_event *ev)
@@ -52,6 +56,7 @@ static void on_data(struct processor *p, const struct wire_event *ev)
 static void on_event(void *ctx, const struct wire_event *ev)
 {
 	struct processor *p = ctx;
+	int64_t unix_ns = (int64_t)ev->ts_ns + p->out.boot_to_unix_ns;
 
 	p->by_type[ev->type]++;
 	store_event(p->store, p->frame_seq, ev);
@@ -61,6 +66,14 @@ static void on_event(void *ctx, const struct wire_event *ev)
 		break;
 	case SLUICE_EV_CONN_OPEN:
 		on_open(p, ev);
+		store_conn_name(p->store, p->frame_seq, ev,
+				names_lookup(p->names, ev->open.family, ev->open.raddr, unix_ns));
+		break;
+	case SLUICE_EV_DNS:
+		names_dns(p->names, ev, unix_ns);
+		break;
+	case SLUICE_EV_FLOW:
+		flows_event(p->flows, p->frame_seq, ev, unix_ns);
 		break;
 	case SLUICE_EV_CONN_CLOSE:
 		conntrack_close(p->ct, ev->close.conn_id, ev->ts_ns, ev->close.bytes_sent,
@@ -88,7 +101,9 @@ int processor_init_limits(struct processor *p, uint32_t max_conns, uint32_t max_
 {
 	memset(p, 0, sizeof(*p));
 	p->ct = conntrack_new(max_conns, max_pending, on_pair, p);
-	return p->ct ? 0 : -ENOMEM;
+	p->names = names_new(0);
+	p->flows = flows_new(p->names);
+	return p->ct && p->names && p->flows ? 0 : -ENOMEM;
 }
 
 void processor_fini(struct processor *p)
@@ -97,8 +112,12 @@ void processor_fini(struct processor *p)
 	p->ct = NULL;
 	checkpoint_free(p->ckpt);
 	p->ckpt = NULL;
-	store_close(p->store, p->done_seq);
+	store_close(p->store, p->done_seq); /* its last commit writes names and flows */
 	p->store = NULL;
+	flows_free(p->flows);
+	p->flows = NULL;
+	names_free(p->names);
+	p->names = NULL;
 }
 
 int processor_frame(struct processor *p, const void *buf, size_t len)
@@ -142,11 +161,14 @@ void processor_status_json(const struct processor *p, FILE *f)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", loss_names[i], p->loss[i]);
 	fputc('}', f);
 	store_status_json(p->store, f);
+	names_status_json(p->names, f);
+	flows_status_json(p->flows, f);
 	checkpoint_status_json(p->ckpt, f);
 	fputs("}\n", f);
 }
 
 void processor_tick(struct processor *p, uint64_t now_ns)
 {
+	names_tick(p->names);
 	store_tick(p->store, now_ns, p->done_seq);
 }

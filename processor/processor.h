@@ -12,6 +12,8 @@
 
 struct checkpoint;
 struct export;
+struct flows;
+struct names;
 struct store;
 
 struct processor {
@@ -26,6 +28,8 @@ struct processor {
 	struct checkpoint *ckpt;           /* checkpoint writer (checkpoint.h); NULL: none yet */
 	uint64_t peers_refused;            /* loader sockets refused for their uid (main.c) */
 	uint64_t frame_seq;                /* seq of the frame being processed */
+	struct names *names;               /* DNS names for addresses (names.h) */
+	struct flows *flows;               /* flow counters and rows (flows.h) */
 };
 
 int processor_init(struct processor *p, uint32_t max_conns);

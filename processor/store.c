@@ -61,6 +61,7 @@ struct conn_row {
 	uint32_t requests, h4, h5, noresp;
 	uint64_t latency;
 	int64_t last;
+	char rname[256];       /* raddr's DNS name; "" when unknown */
 };
 
 struct op {
@@ -146,6 +147,8 @@ struct store {
 	int64_t max_age_ns;
 	uint32_t conns_since_prune, flushes_since_prune;
 	bool failing;              /* last commit failed: log recovery once */
+	struct store_writer writers[STORE_WRITERS_MAX]; /* other modules' rows */
+	int nwriters;
 	struct store_stats st;
 };
 
@@ -653,6 +656,17 @@ void store_pair(struct store *s, uint64_t seq, const struct conn *c,
 	}
 }
 
+void store_conn_name(struct store *s, uint64_t seq, const struct wire_event *open,
+		     const char *name)
+{
+	struct conn_row *r;
+
+	if (!s || !name || seq <= s->skip_until || open->type != SLUICE_EV_CONN_OPEN ||
+	    !(r = conn_op(s, open->open.conn_id, open->tgid, unix_ns(s, open->ts_ns))))
+		return;
+	snprintf(r->rname, sizeof(r->rname), "%s", name);
+}
+
 /* ---- statements ---- */
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -688,10 +702,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CONN] =
 		"INSERT INTO conns (boot, conn_id, process, pid, comm, role, laddr, lport, raddr,"
 		" rport, netns, protocol, requests, http_4xx, http_5xx, no_response, latency_ns,"
-		" bytes_sent, bytes_recv, opened, closed, last_seen)"
+		" bytes_sent, bytes_recv, opened, closed, last_seen, raddr_name)"
 		" VALUES (?1, ?2, (SELECT id FROM processes WHERE boot = ?1 AND pid = ?3"
 		" AND start_ns = ?4), ?3, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-		" ?17, ?18, ?19, ?20, ?21, ?22)"
+		" ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
 		" ON CONFLICT (boot, conn_id) DO UPDATE SET"
 		" process = coalesce(conns.process, excluded.process),"
 		" comm = coalesce(excluded.comm, conns.comm),"
@@ -714,7 +728,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" THEN conns.bytes_recv ELSE coalesce(excluded.bytes_recv, conns.bytes_recv) END,"
 		" opened = coalesce(conns.opened, excluded.opened),"
 		" closed = coalesce(excluded.closed, conns.closed),"
-		" last_seen = max(conns.last_seen, excluded.last_seen)",
+		" last_seen = max(conns.last_seen, excluded.last_seen),"
+		" raddr_name = coalesce(conns.raddr_name, excluded.raddr_name)",
 	[ST_PORT] =
 		"INSERT INTO ports (process, proto, addr, port, accepted, first_seen, last_seen,"
 		" listening) SELECT id, 'tcp', ?4, ?5, ?6, ?7, ?8, ?9 FROM processes"
@@ -965,6 +980,7 @@ static int apply_conn(struct store *s, const struct op *o)
 	if (c->has_close)
 		sqlite3_bind_int64(q, 21, c->closed);
 	sqlite3_bind_int64(q, 22, c->last);
+	bind_text(q, 23, c->rname);
 	return run(s, ST_CONN);
 }
 
@@ -1090,6 +1106,9 @@ static int apply_all(struct store *s, uint64_t done_seq)
 	for (uint32_t i = 0; i < s->nops; i++)
 		if (apply_op(s, &s->ops[i]) < 0)
 			return -1;
+	for (int i = 0; i < s->nwriters; i++)
+		if (s->writers[i].write(s->writers[i].ctx, s->db, s->boot, wall_ns()) < 0)
+			return -1;
 	if (apply_pods(s, wall_ns()) < 0)
 		return -1;
 	sqlite3_bind_int64(s->stmt[ST_SEQ], 1, (int64_t)done_seq);
@@ -1108,14 +1127,23 @@ static void flush_failed(struct store *s, uint64_t rows)
 	s->failing = true;
 }
 
+static uint32_t writers_pending(const struct store *s)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < s->nwriters; i++)
+		n += s->writers[i].pending(s->writers[i].ctx);
+	return n;
+}
+
 int store_flush(struct store *s, uint64_t done_seq)
 {
-	uint64_t rows;
+	uint64_t rows, more = s ? writers_pending(s) : 0;
 	int rc = 0;
 
-	if (!s || (s->nops == 0 && s->npods_new == 0))
+	if (!s || (s->nops == 0 && s->npods_new == 0 && more == 0))
 		return 0;
-	rows = s->nops + (uint64_t)s->npods_new;
+	rows = s->nops + (uint64_t)s->npods_new + more;
 	if (run(s, ST_BEGIN) < 0 || apply_all(s, done_seq) < 0 || run(s, ST_COMMIT) < 0) {
 		flush_failed(s, rows);
 		if (!sqlite3_get_autocommit(s->db))
@@ -1128,11 +1156,26 @@ int store_flush(struct store *s, uint64_t done_seq)
 			log_info("%s: writing again", s->path);
 		s->failing = false;
 	}
+	for (int i = 0; i < s->nwriters; i++)
+		s->writers[i].done(s->writers[i].ctx, rc == 0);
 	queue_reset(s);
 	free(s->pods_new);
 	s->pods_new = NULL;
 	s->npods_new = 0;
 	return rc;
+}
+
+struct sqlite3 *store_add_writer(struct store *s, const struct store_writer *w)
+{
+	if (!s || s->nwriters >= STORE_WRITERS_MAX)
+		return NULL;
+	s->writers[s->nwriters++] = *w;
+	return s->db;
+}
+
+int store_replayed(const struct store *s, uint64_t seq)
+{
+	return s && seq <= s->skip_until;
 }
 
 /* Cgroup ids not found at exec time: walk again (the cache limits walks

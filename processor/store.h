@@ -74,6 +74,27 @@ void store_tick(struct store *s, uint64_t now_ns, uint64_t done_seq);
 /* Commits now. 0 or a negative errno. */
 int store_flush(struct store *s, uint64_t done_seq);
 
+/* The DNS name of a CONN_OPEN event's remote address (conns.raddr_name). */
+void store_conn_name(struct store *s, uint64_t seq, const struct wire_event *open,
+		     const char *name);
+
+/* Rows another module keeps (DNS names, flows): written inside the store's
+ * transaction, so they commit, fail and survive crashes with its own rows
+ * and its applied_seq. */
+#define STORE_WRITERS_MAX 4
+struct store_writer {
+	uint32_t (*pending)(void *ctx); /* rows waiting: a commit is due for them too */
+	/* Writes them with db in the open transaction; < 0 rolls it back. */
+	int (*write)(void *ctx, struct sqlite3 *db, int64_t boot, int64_t now_unix_ns);
+	void (*done)(void *ctx, int committed); /* after the commit or the rollback */
+	void *ctx;
+};
+/* Registers w; returns the open database for reading what the module left
+ * there (NULL when s is NULL or the table of writers is full). */
+struct sqlite3 *store_add_writer(struct store *s, const struct store_writer *w);
+/* Whether batch seq's rows were committed before this start (a replay). */
+int store_replayed(const struct store *s, uint64_t seq);
+
 const struct store_stats *store_stats(const struct store *s);
 /* ,"store":{...} for the processor's status JSON (nothing when s is NULL). */
 void store_status_json(const struct store *s, FILE *f);

@@ -25,7 +25,7 @@ for t in "${targets[@]}"; do
 	name=${t%_fuzz}
 	bin=$B/$t
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-I. -D_GNU_SOURCE "tests/fuzz/$t.c" $SRCS -o "$bin" -lmsgpackc -lmicrohttpd -lcurl -lpthread -lm 2>"$bin.build.log"; then
+		-I. -D_GNU_SOURCE "tests/fuzz/$t.c" $SRCS -o "$bin" -lmsgpackc -lmicrohttpd -lcurl -lcares -lpthread -lm 2>"$bin.build.log"; then
 		cat "$bin.build.log"
 		echo "FAIL fuzz.$name (build)"
 		fails=$((fails + 1))

@@ -16,10 +16,11 @@
 #include "common/events.h"
 #include "common/wire.h"
 
-static const char *const names[8] = { "?", "EXEC", "EXIT", "CONN_OPEN", "CONN_CLOSE", "DATA",
-				       "LOSS", "LISTEN" };
+static const char *const names[SLUICE_EV_MAX + 1] = { "?", "EXEC", "EXIT", "CONN_OPEN",
+						      "CONN_CLOSE", "DATA", "LOSS", "LISTEN",
+						      "DNS", "FLOW" };
 /* Field names after the 4 header items, per type. */
-static const char *const fields[8][10] = {
+static const char *const fields[SLUICE_EV_MAX + 1][13] = {
 	[SLUICE_EV_EXEC] = { "ppid", "uid", "cgroup", "pidns", "nspid", "start", "comm", "exe",
 			     "cmdline", "flags" },
 	[SLUICE_EV_EXIT] = { "code", "start" },
@@ -29,6 +30,10 @@ static const char *const fields[8][10] = {
 	[SLUICE_EV_DATA] = { "conn", "dir", "sys", "pos", "full", "payload" },
 	[SLUICE_EV_LOSS] = { "kind", "total", "epoch" },
 	[SLUICE_EV_LISTEN] = { "family", "addr", "port", "netns", "listening", "flags" },
+	[SLUICE_EV_DNS] = { "family", "proto", "dir", "saddr", "sport", "daddr", "dport", "cgroup",
+			    "full", "payload" },
+	[SLUICE_EV_FLOW] = { "family", "proto", "laddr", "lport", "raddr", "rport", "cgroup", "conn",
+			     "bytes_out", "bytes_in", "pkts_out", "pkts_in", "comm" },
 };
 
 static volatile sig_atomic_t stop;
@@ -92,7 +97,7 @@ static void print_event(uint64_t seq, const msgpack_object *ev)
 	}
 	printf("%-10s ts=%llu tgid=%llu tid=%llu", names[type], (unsigned long long)it[1].via.u64,
 	       (unsigned long long)it[2].via.u64, (unsigned long long)it[3].via.u64);
-	for (uint32_t i = 4; i < ev->via.array.size && i < 14; i++)
+	for (uint32_t i = 4; i < ev->via.array.size && i < 17; i++)
 		print_item(fields[type][i - 4] ? fields[type][i - 4] : "?", &it[i]);
 	if (ev->via.array.size != wire_event_items[type])
 		printf(" [expected %u items]", wire_event_items[type]);

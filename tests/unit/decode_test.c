@@ -5,6 +5,7 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "common/events.h"
@@ -355,7 +356,61 @@ static void test_encoder_rejects_bad_v2(void)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* v3: a DNS packet and a flow's counts come out as they went in; records
+ * the kernel could not have written are refused by the encoder. */
+static void test_v3_dns_and_flow(void)
+{
+	static struct sluice_ev_dns d = { .h = { SLUICE_EV_DNS, 0, sizeof(d), 9, 77, 0 } };
+	struct sluice_ev_flow f = { .h = { SLUICE_EV_FLOW, 0, sizeof(f), 10, 78, 0 } };
+	struct sink s = { .n = 0 };
+	struct decode_stats st = { 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t buf[4096];
+	uint64_t seq;
+
+	d.cgroup_id = 5;
+	d.family = AF_INET;
+	d.proto = IPPROTO_UDP;
+	d.direction = SLUICE_DIR_INGRESS;
+	d.sport = 53;
+	d.dport = 40000;
+	d.full_len = 700; /* an EDNS answer, cut at the cap */
+	d.cap_len = SLUICE_DNS_CAP;
+	memcpy(d.saddr, "\x7f\0\0\x35", 4);
+	memset(d.payload, 0xab, sizeof(d.payload));
+	f.k = (struct sluice_flow_key){ .cgroup_id = 6, .family = AF_INET6, .proto = IPPROTO_TCP,
+					.lport = 80, .rport = 50000, .raddr = { [15] = 1 } };
+	f.v = (struct sluice_flow_counts){ .bytes_out = 1u << 20, .bytes_in = 94, .pkts_out = 20,
+					   .pkts_in = 9, .conn_id = 1234, .tgid = 78,
+					   .comm = "nginx" };
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	REQUIRE(wire_pack_record(&pk, &d, sizeof(d)) == 0);
+	REQUIRE(wire_pack_record(&pk, &f, sizeof(f)) == 0);
+	REQUIRE(decode_frame(buf, frame(buf, sizeof(buf), 1, &sb, 2), 0, &seq, collect, &s, &st) == 2);
+	CHECK(s.ev[0].type == SLUICE_EV_DNS && s.ev[0].tgid == 77);
+	CHECK(s.ev[0].dns.proto == IPPROTO_UDP && s.ev[0].dns.sport == 53);
+	CHECK(s.ev[0].dns.full_len == 700 && s.ev[0].dns.cap_len == SLUICE_DNS_CAP);
+	CHECK(s.ev[0].dns.cgroup_id == 5 && !memcmp(s.ev[0].dns.saddr, "\x7f\0\0\x35", 4));
+	CHECK(s.ev[1].type == SLUICE_EV_FLOW && s.ev[1].tgid == 78);
+	CHECK(s.ev[1].flow.family == AF_INET6 && s.ev[1].flow.raddr[15] == 1);
+	CHECK(s.ev[1].flow.bytes_out == 1u << 20 && s.ev[1].flow.pkts_in == 9);
+	CHECK(s.ev[1].flow.conn_id == 1234 && s.ev[1].flow.cgroup_id == 6);
+	CHECK(s.ev[1].flow.comm_len == 5 && !memcmp(s.ev[1].flow.comm, "nginx", 5));
+	/* what the kernel cannot have written */
+	d.cap_len = 701;
+	CHECK(wire_pack_record(&pk, &d, sizeof(d)) == -EINVAL);
+	d.cap_len = 10;
+	d.proto = 1; /* ICMP */
+	CHECK(wire_pack_record(&pk, &d, sizeof(d)) == -EINVAL);
+	f.k.family = 0;
+	CHECK(wire_pack_record(&pk, &f, sizeof(f)) == -EINVAL);
+	CHECK(wire_pack_record(&pk, &f, sizeof(f) - 1) == -EINVAL);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 RUN_TESTS("decode", TEST(test_roundtrip_data_and_open), TEST(test_encoder_rejects_bad_records),
 	  TEST(test_ack_exact), TEST(test_hostile_headers), TEST(test_bad_event_skipped),
 	  TEST(test_every_truncation), TEST(test_mpack_skip_nested), TEST(test_v2_events),
-	  TEST(test_versions), TEST(test_encoder_rejects_bad_v2))
+	  TEST(test_versions), TEST(test_encoder_rejects_bad_v2), TEST(test_v3_dns_and_flow))
