@@ -42,7 +42,7 @@ LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lp
 PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lmicrohttpd -lcurl -lcares -lpthread -lm
 CTL_LIBS    :=
 
-.PHONY: all deps run test unit integration audit bench fuzz clean
+.PHONY: all deps run test unit integration audit bench fuzz clean asan-build test-asan
 all: deps $(B)/sluice-loader $(B)/sluice-processor $(B)/sluicectl
 
 deps:
@@ -129,11 +129,30 @@ $(B)/tests-asan/%: tests/unit/%.c $(UNIT_SRC) $(HDRS) tests/unit/harness.h | $(B
 
 unit-build: $(UNIT_TESTS) $(UNIT_ASAN)
 
+# The daemons again under ASan+UBSan: tests/run.sh runs an integration test
+# against them (SLUICE_BIN_DIR) and fails on any sanitizer report.
+ASAN_BINS := $(B)/asan/sluice-processor $(B)/asan/sluice-loader
+$(B)/asan:
+	$(Q)mkdir -p $@
+$(B)/asan/sluice-processor: $(PROC_SRC) $(HDRS) | $(B)/asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) $(PROC_SRC) -o $@ $(PROC_LIBS)
+$(B)/asan/sluice-loader: $(LOADER_SRC) $(HDRS) $(B)/sluice.skel.h $(B)/snapshot.skel.h \
+		tests/tools/asan_no_leaks.c | $(B)/asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) $(LOADER_SRC) tests/tools/asan_no_leaks.c \
+		-o $@ $(LOADER_LIBS)
+asan-build: $(ASAN_BINS)
+
+# `make test` with only the sanitizer runs: unit tests and the daemons
+test-asan: all $(UNIT_ASAN) $(ASAN_BINS)
+	$(Q)B=$(B) TESTS_ONLY=asan tests/run.sh
+
 run: all
 	$(Q)scripts/run.sh
 
 # the loader's integration tests use wire-dump and bad-peer as processors
-test: all unit-build $(B)/wire-dump $(B)/bad-peer
+test: all unit-build asan-build $(B)/wire-dump $(B)/bad-peer
 	$(Q)B=$(B) tests/run.sh
 
 # the loader is all it audits (and it starts one: run as root)

@@ -6,6 +6,9 @@
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=$TOP/${B:-build}
+# the daemons: SLUICE_BIN_DIR runs the tests against other builds of them
+# (tests/run.sh: $B/asan, under AddressSanitizer + UndefinedBehaviorSanitizer)
+BIN=${SLUICE_BIN_DIR:-$B}
 T=$(mktemp -d /tmp/sluice-test.XXXXXX)
 chmod 0755 "$T" # servers drop to an unprivileged user and must read it
 SUITE=${SUITE:-$(basename "$0" .sh)}
@@ -27,7 +30,7 @@ cleanup() {
 	done
 	[ -f "$T/nginx.pid" ] && kill -TERM "$(cat "$T/nginx.pid")" 2>/dev/null
 	# the loader keeps its probes pinned when it stops: remove them
-	[ -d "$PIN" ] && "$B/sluice-loader" --unload --pin-dir "$PIN" >/dev/null 2>&1
+	[ -d "$PIN" ] && "$BIN/sluice-loader" --unload --pin-dir "$PIN" >/dev/null 2>&1
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
 		# anything still in the cgroup goes, then the cgroup itself
 		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
@@ -69,7 +72,7 @@ wait_for() { # seconds, command...: polls until the command succeeds
 # Starts loader and processor; pairs go to $T/pairs.jsonl.
 start_sluice() {
 	SOCK=$T/loader.sock
-	"$B/sluice-loader" --socket "$SOCK" --cgroup "$CG" --pin-dir "$PIN" "$@" >"$T/loader.log" 2>&1 &
+	"$BIN/sluice-loader" --socket "$SOCK" --cgroup "$CG" --pin-dir "$PIN" "$@" >"$T/loader.log" 2>&1 &
 	PIDS+=($!)
 	LOADER_PID=$!
 	wait_for 20 test -S "$SOCK" || { cat "$T/loader.log"; echo "loader did not start" >&2; exit 1; }
@@ -79,7 +82,7 @@ start_sluice() {
 }
 
 start_processor() {
-	"$B/sluice-processor" --socket "$SOCK" --jsonl "$T/pairs.jsonl" --quiet \
+	"$BIN/sluice-processor" --socket "$SOCK" --jsonl "$T/pairs.jsonl" --quiet \
 		--status "$T/status.json" --state "$T/processor.state" "$@" \
 		>>"$T/processor.log" 2>&1 &
 	PROC_PID=$!
