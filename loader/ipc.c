@@ -1,7 +1,7 @@
 /* nng transport for the loader: the socket file, peer admission and
  * bookkeeping from nng's pipe callbacks, and strict ack intake: the ack is
  * the only input this privileged process accepts. */
-#include "loader/ipc.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -186,18 +186,18 @@ int ipc_send(struct ipc *ipc, unsigned *generation, const void *buf, size_t len)
 	int rv = NNG_EAGAIN;
 
 	/* under the lock, so that a new peer cannot start between the check
-	 * and the send */
+	 * and the send; nng copies the frame: the spool keeps it for resends */
 	pthread_mutex_lock(&ipc->mu);
 	if (ipc->generation != *generation) {
 		*generation = ipc->generation;
-		rv = -1;
+		rv = -ESTALE;
 	} else if (nng_pipe_id(ipc->pipe) > 0 && nng_pipe_id(ipc->adding) <= 0) {
 		rv = nng_send(ipc->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
 	}
 	pthread_mutex_unlock(&ipc->mu);
-	if (rv == 0 || rv == NNG_EAGAIN || rv == -1)
-		return rv == -1 ? -ESTALE : rv ? -EAGAIN : 0;
-	return nng_fail("cannot send batch", rv);
+	if (rv > 0 && rv != NNG_EAGAIN) /* nng's errors are positive */
+		return nng_fail("cannot send batch", rv);
+	return rv == NNG_EAGAIN ? -EAGAIN : rv;
 }
 
 int ipc_recv_ack(struct ipc *ipc, uint64_t *seq)

@@ -15,11 +15,7 @@
 
 #include "common/events.h"
 #include "common/log.h"
-#include "loader/ipc.h"
 #include "loader/loader.h"
-#include "loader/privs.h"
-#include "loader/probes.h"
-#include "loader/spool.h"
 
 #define POLL_MS 10
 #define SEC_NS 1000000000ull
@@ -36,6 +32,7 @@ struct loader {
 	unsigned generation;  /* connection the spool cursor belongs to */
 	bool send_blocked;    /* a frame waits for nng: poll its send fd */
 	uint64_t events, bad_records;
+	uint64_t now;         /* CLOCK_BOOTTIME, read once per poll: the records' batch time */
 	uint64_t loss_sent_ns;
 	uint64_t flows_ns;    /* last flow-map drain */
 	uint64_t watchdog_ns, watchdog_last; /* systemd's WatchdogSec / 2; 0: off */
@@ -52,7 +49,7 @@ static void on_signal(int sig)
 /* Takes in acks, then sends what nng takes. Never blocks. */
 static void pump(struct loader *L)
 {
-	const struct frame *f;
+	struct frame *f;
 	unsigned gen;
 	uint64_t seq;
 	int rv;
@@ -64,30 +61,26 @@ static void pump(struct loader *L)
 			break;
 	if (ipc_connected(&L->ipc, &gen), gen != L->generation) {
 		L->generation = gen; /* a new processor: everything unacked again */
-		spool_rewind(&L->spool);
+		L->spool.cursor = L->spool.head;
 	}
-	while ((f = spool_next(&L->spool))) {
-		if ((rv = ipc_send(&L->ipc, &L->generation, f->buf, f->len)) == -ESTALE) {
-			spool_rewind(&L->spool);
-			continue;
-		}
-		if (rv)
+	while ((f = L->spool.cursor)) {
+		if ((rv = ipc_send(&L->ipc, &L->generation, f->buf, f->len)) == -ESTALE)
+			L->spool.cursor = L->spool.head;
+		else if (rv)
 			break;
-		spool_sent(&L->spool);
+		else
+			L->spool.cursor = f->next;
 	}
 	L->send_blocked = f != NULL;
 }
 
 static void flush(struct loader *L)
 {
-	uint32_t records;
-	size_t len;
-	uint8_t *frame;
+	uint32_t records = L->batch.events - L->batch.reports;
 
 	if (!L->batch.events)
 		return;
-	frame = batch_take(&L->batch, &len, &records);
-	if (spool_push(&L->spool, frame, len, records) == -ENOSPC)
+	if (spool_push(&L->spool, &L->batch) == -ENOSPC)
 		log_debug("spool full: dropped a batch of %u records", records);
 	pump(L);
 }
@@ -96,7 +89,7 @@ static int on_record(void *ctx, void *data, size_t len)
 {
 	struct loader *L = ctx;
 
-	if (batch_add_record(&L->batch, data, len, clock_ns(CLOCK_BOOTTIME)))
+	if (batch_add_record(&L->batch, data, len, L->now))
 		L->bad_records++;
 	else
 		L->events++;
@@ -140,7 +133,7 @@ static void report_losses(struct loader *L, uint64_t now)
 static void catch_up(void *ctx)
 {
 	struct loader *L = ctx;
-	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	uint64_t now = L->now = clock_ns(CLOCK_BOOTTIME);
 
 	ring_buffer__consume(L->rb);
 	if (now - L->flows_ns >= FLOWS_NS) {
@@ -167,7 +160,8 @@ static int setup(struct loader *L)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	batch_init(&L->batch);
+	if (batch_init(&L->batch))
+		return -ENOMEM;
 	/* Wall-clock microseconds: a restarted loader's seqs stay above the
 	 * previous instance's, which the processor may have recorded. */
 	spool_init(&L->spool, L->cfg.spool_bytes, clock_ns(CLOCK_REALTIME) / 1000);
@@ -221,6 +215,7 @@ static void drain(struct loader *L)
 	unsigned gen;
 
 	sd_notify(0, "STOPPING=1");
+	L->now = clock_ns(CLOCK_BOOTTIME);
 	if (!L->cfg.pin_dir)
 		ring_buffer__consume(L->rb);
 	probes_flows(&L->probes, on_record, L); /* counts since the last drain */

@@ -2,7 +2,7 @@
  * stale pins, and --unload. Maps are never left to libbpf's own pin reuse
  * unchecked: a layout change would fail the load ("couldn't reuse pinned
  * map"); here the old map is unpinned and the log says so. */
-#include "loader/pin.h"
+#include "loader/loader.h"
 
 #include <dirent.h>
 #include <errno.h>

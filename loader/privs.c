@@ -4,7 +4,7 @@
  * the steady state, reconnects and exit (see loader/README.md); anything
  * else kills the process (SIGSYS), which the kernel logs with the syscall's
  * number, whichever thread made it. */
-#include "loader/privs.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -57,35 +57,29 @@ void privs_socket_done(void)
 
 void privs_seccomp(void)
 {
+	/* sd_notify opens a datagram unix socket per message; --no-pin exit:
+	 * libbpf disables each perf event before closing it; memory, never
+	 * executable; thread names */
+	const struct { int nr; struct scmp_arg_cmp arg; } checked[] = {
+		{ SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, AF_UNIX) },
+		{ SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE) },
+		{ SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0) },
+		{ SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0) },
+		{ SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME) },
+	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	size_t i;
+	size_t i, j;
 	int rv = ctx ? 0 : -ENOMEM;
 
 	for (i = 0; !rv && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* sd_notify opens a datagram unix socket per message */
-	if (!rv)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	/* --no-pin exit: libbpf disables each perf event before closing it */
-	if (!rv)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, PERF_EVENT_IOC_DISABLE));
-	/* memory, never executable; thread names */
-	if (!rv)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (!rv)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	if (!rv)
-		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	for (j = 0; !rv && j < sizeof(checked) / sizeof(checked[0]); j++)
+		rv = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, checked[j].nr, 1, checked[j].arg);
 	if (!rv && !(rv = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)))
 		rv = seccomp_load(ctx); /* every thread, nng's included */
 	seccomp_release(ctx);
 	if (rv)
 		fatal("cannot install the seccomp filter: %s", strerror(-rv));
-	log_info("seccomp: %zu syscalls allowed, 5 more with argument checks; any other kills "
-		 "the process, and the kernel log names it (audit type=1326 ... syscall=N)", i);
+	log_info("seccomp: %zu syscalls allowed, %zu more with argument checks; any other kills "
+		 "the process, and the kernel log names it (audit type=1326 ... syscall=N)", i, j);
 }

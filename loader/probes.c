@@ -2,7 +2,7 @@
  * load-time tunables, adopting or replacing pinned probes, the cgroup and
  * ignore filters, attaching each tracepoint with an error that names it, and
  * the one-shot snapshot iterators. */
-#include "loader/probes.h"
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,11 @@
 /* Building frames ([WIRE_VERSION, seq, [events...]]) from ring-buffer
- * records and deciding when one is due (count, bytes or age); keeping them,
- * bounded in bytes, until acked; a reconnect rewinds the send cursor. */
-#include "loader/spool.h"
+ * records in one preallocated buffer and deciding when one is due (count,
+ * bytes or age); keeping them, bounded in bytes, until acked. */
+#include "loader/loader.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/wire.h"
 
@@ -14,15 +15,18 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 		p[i] = (uint8_t)v;
 }
 
-void batch_init(struct batch *b)
+/* The head's constant bytes are written once; seq and count per frame. */
+int batch_init(struct batch *b)
 {
-	static const uint8_t head[FRAME_HEAD_LEN] = { 0x93, WIRE_VERSION, 0xcf };
+	static const uint8_t head[FRAME_HEAD_LEN] = { 0x93, WIRE_VERSION, 0xcf,
+						      [FRAME_HEAD_LEN - 5] = 0xdd };
 
-	msgpack_sbuffer_init(&b->sb);
+	*b = (struct batch){ .sb = { .data = malloc(BATCH_BUF_BYTES), .alloc = BATCH_BUF_BYTES } };
+	if (!b->sb.data)
+		return -ENOMEM;
 	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
 	msgpack_sbuffer_write(&b->sb, (const char *)head, sizeof(head));
-	b->events = b->reports = 0;
-	b->first_ns = 0;
+	return 0;
 }
 
 static void counted(struct batch *b, uint64_t now_ns)
@@ -57,31 +61,9 @@ bool batch_due(const struct batch *b, uint64_t now_ns)
 	return b->events && (batch_full(b) || now_ns - b->first_ns >= BATCH_MAX_AGE_NS);
 }
 
-uint8_t *batch_take(struct batch *b, size_t *len, uint32_t *records)
-{
-	uint8_t *frame;
-
-	b->sb.data[FRAME_HEAD_LEN - 5] = (char)0xdd;
-	put_be((uint8_t *)b->sb.data + FRAME_HEAD_LEN - 4, b->events, 4);
-	*len = b->sb.size;
-	*records = b->events - b->reports;
-	frame = (uint8_t *)msgpack_sbuffer_release(&b->sb);
-	batch_free(b);
-	batch_init(b);
-	/* sbuffer grows by doubling: give back the slack, so the spool's byte
-	 * bound is also a bound on its memory. */
-	uint8_t *fit = realloc(frame, *len);
-	return fit ? fit : frame;
-}
-
 void batch_free(struct batch *b)
 {
 	msgpack_sbuffer_destroy(&b->sb);
-}
-
-static void frame_set_seq(uint8_t *frame, uint64_t seq)
-{
-	put_be(frame + 3, seq, 8);
 }
 
 void spool_init(struct spool *s, size_t limit, uint64_t first_seq)
@@ -89,18 +71,23 @@ void spool_init(struct spool *s, size_t limit, uint64_t first_seq)
 	*s = (struct spool){ .limit = limit, .next_seq = first_seq };
 }
 
-int spool_push(struct spool *s, uint8_t *buf, size_t len, uint32_t events)
+int spool_push(struct spool *s, struct batch *b)
 {
+	size_t len = b->sb.size;
+	uint32_t events = b->events, records = events - b->reports;
 	struct frame *f = NULL;
 
-	if (s->bytes + len > s->limit || !(f = malloc(sizeof(*f)))) {
+	b->sb.size = FRAME_HEAD_LEN; /* the batch starts over either way */
+	b->events = b->reports = 0;
+	if (s->bytes + len > s->limit || !(f = malloc(sizeof(*f) + len))) {
 		s->dropped_frames++;
-		s->dropped_events += events;
-		free(buf);
+		s->dropped_events += records;
 		return -ENOSPC;
 	}
-	*f = (struct frame){ .seq = s->next_seq++, .events = events, .len = len, .buf = buf };
-	frame_set_seq(buf, f->seq);
+	*f = (struct frame){ .seq = s->next_seq++, .events = records, .len = len };
+	memcpy(f->buf, b->sb.data, len);
+	put_be(f->buf + 3, f->seq, 8);
+	put_be(f->buf + FRAME_HEAD_LEN - 4, events, 4);
 	if (s->tail)
 		s->tail->next = f;
 	else
@@ -125,25 +112,8 @@ void spool_ack(struct spool *s, uint64_t seq)
 			s->tail = NULL;
 		s->bytes -= f->len;
 		s->acked++;
-		free(f->buf);
 		free(f);
 	}
-}
-
-void spool_rewind(struct spool *s)
-{
-	s->cursor = s->head;
-}
-
-const struct frame *spool_next(const struct spool *s)
-{
-	return s->cursor;
-}
-
-void spool_sent(struct spool *s)
-{
-	if (s->cursor)
-		s->cursor = s->cursor->next;
 }
 
 void spool_free(struct spool *s)

@@ -86,9 +86,8 @@ plain=$(sed -n '/allowed\[\] = {/,/^};/p' loader/privs.c | grep -oE 'SCMP_SYS\([
 	sed 's/SCMP_SYS(\(.*\))/\1/' | sort -u)
 echo "allowed unconditionally ($(echo "$plain" | wc -l)): $(echo $plain)"
 echo "allowed with argument checks:"
-grep -A1 -E 'seccomp_rule_add\(ctx, SCMP_ACT_ALLOW, SCMP_SYS\([a-z]+\), 1,' loader/privs.c |
-	tr -s ' \t\n' ' ' | grep -oE 'SCMP_SYS\([a-z]+\)[^;]*SCMP_A[0-9]\([^;]*\)\)' |
-	sed -E 's/SCMP_SYS\(([a-z]+)\).*SCMP_A([0-9])\((.*)\)\)/  \1: argument \2 \3/'
+sed -n '/checked\[\] = {/,/^\t};/p' loader/privs.c | grep -oE 'SCMP_SYS\([a-z]+\), SCMP_A[0-9]\(.*\) }' |
+	sed -E 's/SCMP_SYS\(([a-z]+)\), SCMP_A([0-9])\((.*)\) \}/  \1: argument \2 \3/'
 grep -q 'SCMP_ACT_KILL_PROCESS' loader/privs.c && echo "default action: SCMP_ACT_KILL_PROCESS"
 
 section "5. Input accepted"
