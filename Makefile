@@ -34,19 +34,20 @@ PROC_SRC      := processor/main.c processor/service.c $(PROC_LIB_SRC)
 CTL_SRC       := processor/sluicectl.c common/log.c
 BPF_SRC       := $(wildcard bpf/*.bpf.c)
 BPF_HDR       := $(wildcard bpf/*.h) common/events.h
-HDRS          := $(wildcard common/*.h loader/*.h processor/*.h)
+HDRS          := $(wildcard common/*.h loader/*.h processor/*.h) $(B)/schema_sql.h
+SCHEMA_SQL    := $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*_test.c))
 UNIT_ASAN     := $(patsubst tests/unit/%.c,$(B)/tests-asan/%,$(wildcard tests/unit/*_test.c))
 
 LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lpthread
 PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lmicrohttpd -lcurl -lcares -lpthread -lm
-CTL_LIBS    :=
+CTL_LIBS    := -lsqlite3
 
 .PHONY: all deps run test unit integration audit bench fuzz clean asan-build test-asan
 all: deps $(B)/sluice-loader $(B)/sluice-processor $(B)/sluicectl
 
 deps:
-	$(Q)scripts/install-deps.sh
+	$(Q)sh scripts/install-deps.sh
 
 $(B) $(B)/tests $(B)/tests-asan:
 	$(Q)mkdir -p $@
@@ -73,6 +74,11 @@ $(B)/%.skel.h: $(B)/%.bpf.o
 $(B)/sluice-loader: $(LOADER_SRC) $(HDRS) $(B)/sluice.skel.h $(B)/snapshot.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LOADER_SRC) -o $@ $(LOADER_LIBS)
+
+# The schema's migrations as C arrays: the processor needs no files at run time.
+$(B)/schema_sql.h: $(SCHEMA_SQL) schema/embed.sh | $(B)
+	$(call msg,GEN,$@)
+	$(Q)sh schema/embed.sh $(SCHEMA_SQL) > $@
 
 $(B)/sluice-processor: $(PROC_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
@@ -146,24 +152,24 @@ asan-build: $(ASAN_BINS)
 
 # `make test` with only the sanitizer runs: unit tests and the daemons
 test-asan: all $(UNIT_ASAN) $(ASAN_BINS)
-	$(Q)B=$(B) TESTS_ONLY=asan tests/run.sh
+	$(Q)B=$(B) TESTS_ONLY=asan bash tests/run.sh
 
 run: all
-	$(Q)scripts/run.sh
+	$(Q)bash scripts/run.sh
 
 # the loader's integration tests use wire-dump and bad-peer as processors
 test: all unit-build asan-build $(B)/wire-dump $(B)/bad-peer
-	$(Q)B=$(B) tests/run.sh
+	$(Q)B=$(B) bash tests/run.sh
 
 # the loader is all it audits (and it starts one: run as root)
 audit: $(B)/sluice-loader
-	$(Q)B=$(B) scripts/audit.sh
+	$(Q)B=$(B) bash scripts/audit.sh
 
 bench: all $(BENCH_TOOLS)
-	$(Q)B=$(B) scripts/bench.sh
+	$(Q)B=$(B) bash scripts/bench.sh
 
 fuzz: all
-	$(Q)B=$(B) tests/fuzz/run.sh
+	$(Q)B=$(B) bash tests/fuzz/run.sh
 
 # Binaries, units, sysusers/tmpfiles snippets, default config, schema and BPF
 # objects; systemd/install.sh holds the table (DESTDIR, PREFIX honoured).

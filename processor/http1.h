@@ -70,7 +70,7 @@ void http1_pool_free(struct http1_pool *pool);
 uint32_t http1_pool_used(const struct http1_pool *pool);
 
 /* Bytes for a connection with its own slots (HTTP1_PENDING_MAX + 1 of them,
- * about 12 KiB): for one connection on its own. */
+ * about 13 KiB): for one connection on its own. */
 size_t http1_conn_size(void);
 /* Bytes for a connection whose slots come from a shared pool. */
 size_t http1_conn_core_size(void);

@@ -218,6 +218,37 @@ static void status_write(FILE *f, const void *arg)
 	processor_status_json(arg, f);
 }
 
+/* A kill -9 can leave the last line half-written. Everything a checkpoint
+ * covers was flushed before it was written, so that line comes from after
+ * the checkpoint and is about to be produced again: cut it off rather than
+ * append to it. */
+static void jsonl_cut_torn_line(FILE *f, const char *path)
+{
+	char buf[4096];
+	off_t end = ftello(f), pos = end;
+	ssize_t n;
+
+	while (pos > 0) {
+		size_t want = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+
+		n = pread(fileno(f), buf, want, pos - (off_t)want);
+		if (n != (ssize_t)want)
+			return;
+		for (ssize_t i = n - 1; i >= 0; i--)
+			if (buf[i] == '\n') {
+				off_t keep = pos - (off_t)want + i + 1;
+
+				if (keep != end && ftruncate(fileno(f), keep) == 0)
+					log_warn("%s: cut a torn last line (%lld bytes) left by a crash",
+						 path, (long long)(end - keep));
+				return;
+			}
+		pos -= (off_t)want;
+	}
+	if (end > 0 && ftruncate(fileno(f), 0) == 0)
+		log_warn("%s: cut a torn line (%lld bytes) left by a crash", path, (long long)end);
+}
+
 static FILE *open_jsonl(const char *path)
 {
 	FILE *f;
@@ -226,8 +257,11 @@ static FILE *open_jsonl(const char *path)
 		return NULL;
 	if (strcmp(path, "-") == 0)
 		return stdout;
-	if (!(f = fopen(path, "a")))
+	/* a+: appends, and can be read to find a torn last line */
+	if (!(f = fopen(path, "a+")))
 		fatal("--jsonl: cannot open %s: %s", path, strerror(errno));
+	fseeko(f, 0, SEEK_END);
+	jsonl_cut_torn_line(f, path);
 	return f;
 }
 
@@ -310,6 +344,10 @@ static void ack_if_due(struct processor *p, nng_socket s, struct acker *a, bool 
 		    now - a->last_ckpt_ns < CHECKPOINT_EVERY_NS)
 			return;
 		/* store rows first: once acked, the loader cannot resend their batches */
+		/* what a checkpoint covers must be out of our buffers: after a
+		 * kill -9 the loader resends only what comes after it */
+		if (p->out.jsonl)
+			fflush(p->out.jsonl);
 		store_flush(p->store, p->done_seq);
 		if ((err = checkpoint_save(p, a->state)) < 0) {
 			log_warn("cannot write checkpoint %s: %s (not acking)", a->state,

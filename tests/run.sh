@@ -59,7 +59,7 @@ for t in "$B"/tests-asan/*_test; do
 	[ -x "$t" ] && run_suite "asan-$(basename "$t")" "$t"
 done
 for t in tests/fuzz/*_fuzz.c; do
-	[ -n "$all" ] && [ -f "$t" ] && run_suite "fuzz-$(basename "$t" .c)" tests/fuzz/run.sh --short "$(basename "$t" .c)"
+	[ -n "$all" ] && [ -f "$t" ] && run_suite "fuzz-$(basename "$t" .c)" bash tests/fuzz/run.sh --short "$(basename "$t" .c)"
 done
 for t in tests/integration/test_*.sh; do
 	[ -n "$all" ] && [ -f "$t" ] && run_suite "int-$(basename "$t" .sh)" bash "$t"

@@ -7,8 +7,11 @@
 #   tests/fuzz/run.sh [--short] [name_fuzz ...]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${B:-build}/fuzz
+TOPB=${B:-build}
+B=$TOPB/fuzz
 mkdir -p "$B"
+# processor/store.c includes the generated schema header
+make -s B="$TOPB" "$TOPB/schema_sql.h" || exit 1
 secs=${FUZZ_SECONDS:-60}
 if [ "${1:-}" = --short ]; then
 	secs=${FUZZ_SHORT_SECONDS:-10}
@@ -25,7 +28,7 @@ for t in "${targets[@]}"; do
 	name=${t%_fuzz}
 	bin=$B/$t
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-I. -D_GNU_SOURCE "tests/fuzz/$t.c" $SRCS -o "$bin" -lmsgpackc -lmicrohttpd -lcurl -lcares -lpthread -lm 2>"$bin.build.log"; then
+		-I. -I"$TOPB" -D_GNU_SOURCE "tests/fuzz/$t.c" $SRCS -o "$bin" -lmsgpackc -lsqlite3 -lmicrohttpd -lcurl -lcares -lpthread -lm 2>"$bin.build.log"; then
 		cat "$bin.build.log"
 		echo "FAIL fuzz.$name (build)"
 		fails=$((fails + 1))

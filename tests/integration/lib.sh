@@ -69,21 +69,23 @@ wait_for() { # seconds, command...: polls until the command succeeds
 	return 1
 }
 
-# Starts loader and processor; pairs go to $T/pairs.jsonl.
+# Starts loader and processor; pairs go to $T/pairs.jsonl. Arguments go to
+# the loader, the array PROC_ARGS (if set) to the processor.
 start_sluice() {
 	SOCK=$T/loader.sock
 	"$BIN/sluice-loader" --socket "$SOCK" --cgroup "$CG" --pin-dir "$PIN" "$@" >"$T/loader.log" 2>&1 &
 	PIDS+=($!)
 	LOADER_PID=$!
 	wait_for 20 test -S "$SOCK" || { cat "$T/loader.log"; echo "loader did not start" >&2; exit 1; }
-	start_processor
+	start_processor ${PROC_ARGS[@]+"${PROC_ARGS[@]}"}
 	wait_for 10 grep -q "processor connected" "$T/loader.log" ||
 		{ cat "$T/loader.log" "$T/processor.log"; echo "processor did not connect" >&2; exit 1; }
 }
 
+# The metadata store is $T/meta.db: tests never touch the host's /var/lib/sluice.
 start_processor() {
 	"$BIN/sluice-processor" --socket "$SOCK" --jsonl "$T/pairs.jsonl" --quiet \
-		--status "$T/status.json" --state "$T/processor.state" "$@" \
+		--status "$T/status.json" --state "$T/processor.state" --db "$T/meta.db" "$@" \
 		>>"$T/processor.log" 2>&1 &
 	PROC_PID=$!
 	PIDS+=($!)
@@ -140,12 +142,12 @@ log_count() { # prefix [log]
 # Compares the processor's pairs against the server's access log: the same
 # multiset of "METHOD URI STATUS" lines, for one side (server|client), for
 # URIs under prefix. Waits first until as many pairs as log lines are there.
-check_oracle() { # name kind prefix [log] [port]
-	local log=${4:-$T/access.log} port=${5:-$PORT} n
+check_oracle() { # name kind prefix [log] [port] [cut]
+	local log=${4:-$T/access.log} port=${5:-$PORT} cut=${6:-0} n
 	n=$(log_count "$3" "$log")
 	PREFIX=$3 wait_pairs "$n" "$port" "$2" 10
 	if PREFIX=$3 python3 "$TOP/tests/integration/pairs.py" oracle "$T/pairs.jsonl" "$port" \
-		"$2" "$log" >"$T/diff.txt" 2>&1; then
+		"$2" "$log" "$cut" >"$T/diff.txt" 2>&1; then
 		pass "$1"
 	else
 		fail "$1" "$(head -c 1500 "$T/diff.txt")"
