@@ -12,9 +12,10 @@
 #   /sys, /proc/sys read-only, as in a container; container=sluice-test
 #                   tells systemd so (no kernel command line, no sysctls)
 # and masks the units that would still touch the host (clock, pstore, ...).
-#   boot.sh STATE_DIR
+#   boot.sh STATE_DIR CHECKOUT
 set -eu
 S=$1
+TOP=$2
 
 mount --make-rprivate /
 for d in etc usr var; do
@@ -40,9 +41,23 @@ ln -s /proc/self/fd /dev/fd
 : >"$S/console.log"
 touch /dev/console
 mount --bind "$S/console.log" /dev/console
+# The checkout may itself live below /tmp (CI clones anywhere): keep it
+# visible at its own path through the fresh tmpfs below.
+keep=""
+case "$TOP" in /tmp/* | /var/tmp/*)
+	keep=/run/sluice-checkout
+	mkdir -p "$keep"
+	mount --bind "$TOP" "$keep"
+	;;
+esac
 # last: $S is below the host's /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
+if [ -n "$keep" ]; then
+	mkdir -p "$TOP"
+	mount --bind "$keep" "$TOP"
+	umount "$keep"
+fi
 
 umount /sys/fs/bpf
 mount -t bpf -o mode=0700 bpf /sys/fs/bpf

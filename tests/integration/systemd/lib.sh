@@ -25,8 +25,8 @@ sd_boot() {
 	chmod 0755 "$SD_S" "$SD_SHARE"
 	# the cgroup namespace is rooted where unshare runs: move there first
 	sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --pid --mount --cgroup --uts --ipc \
-		--net --fork --mount-proc "$2" "$3"' sh "$SD_CG" "$TOP/tests/integration/systemd/boot.sh" \
-		"$SD_S" >"$SD_S/boot.log" 2>&1 &
+		--net --fork --mount-proc "$2" "$3" "$4"' sh "$SD_CG" "$TOP/tests/integration/systemd/boot.sh" \
+		"$SD_S" "$TOP" >"$SD_S/boot.log" 2>&1 &
 	pid=$!
 	for i in $(seq 50); do
 		SDPID=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
