@@ -1710,7 +1710,9 @@ static bool http1_entry_ok(const struct http1_entry *e)
 {
 	return e->mlen < HTTP1_METHOD_MAX && e->tlen < HTTP1_TARGET_MAX && e->qpos <= e->tlen &&
 	       e->tplen <= sizeof(e->traceparent) &&
-	       (e->status == 0 || (e->status >= 100 && e->status <= 999));
+	       (e->status == 0 || (e->status >= 100 && e->status <= 999)) &&
+	       /* answered: by a final response (or 101), never an interim one */
+	       (!(e->flags & E_RESP_DONE) || e->status >= 200 || e->status == 101);
 }
 
 /* States each side can be in: a side in the other's state would run code
@@ -1726,12 +1728,25 @@ static bool http1_entry_ok(const struct http1_entry *e)
 		      ST_BIT(ST_STATUS) | ST_BIT(ST_REASON) | ST_BIT(ST_BODY_CLOSE) |    \
 		      ST_BIT(ST_IGNORE))
 
-static bool http1_dir_ok(const struct http1_dir *d, uint32_t states)
+/* Past its head a message is a final response (or a request: status 0):
+ * an interim status there would complete a pair with a 1xx. */
+#define ST_PAST_HEAD (ST_BIT(ST_BODY_LEN) | ST_BIT(ST_BODY_CLOSE) | ST_BIT(ST_CHUNK_SIZE) |   \
+		      ST_BIT(ST_CHUNK_EXT) | ST_BIT(ST_CHUNK_END) | ST_BIT(ST_CHUNK_DATA) |  \
+		      ST_BIT(ST_TRAILER_START) | ST_BIT(ST_TRAILER_LINE))
+
+static bool http1_dir_ok(const struct http1_dir *d, uint32_t states, bool resp)
 {
-	return d->st <= ST_IGNORE && (states & ST_BIT(d->st)) && d->status <= 999 &&
+	bool past_head;
+
+	if (d->st > ST_IGNORE) /* before any ST_BIT of it */
+		return false;
+	past_head = (ST_PAST_HEAD & ST_BIT(d->st)) || (d->st == ST_LF && d->eol >= L_CHUNK_SIZE);
+	return (states & ST_BIT(d->st)) && d->status <= 999 &&
 	       d->eol <= L_TRAILERS_END &&
 	       d->hdr <= H_TRACEPARENT && d->name_len <= HTTP1_NAME_MAX + 1 &&
-	       d->tok_len <= HTTP1_TOK_MAX + 1;
+	       d->tok_len <= HTTP1_TOK_MAX + 1 &&
+	       (!(d->mflags & M_FINAL) || d->status >= 200) &&
+	       (!resp || !past_head || d->status >= 200);
 }
 
 /* The saved struct's bools, read as bytes: a byte other than 0 or 1 in a
@@ -1765,8 +1780,8 @@ static bool http1_saved_ok(const struct http1_saved *sv, const uint8_t *ents, si
 	    sv->nent != (uint32_t)c->count + c->over || len != sizeof(*sv) + sv->nent * sizeof(e))
 		return false;
 	if (c->role > HTTP1_ROLE_SERVER || c->mode > MODE_DEAD || c->carry_len[0] > 6 ||
-	    c->carry_len[1] > 6 || !http1_dir_ok(&c->req, ST_REQ_SIDE) ||
-	    !http1_dir_ok(&c->resp, ST_RESP_SIDE))
+	    c->carry_len[1] > 6 || !http1_dir_ok(&c->req, ST_REQ_SIDE, false) ||
+	    !http1_dir_ok(&c->resp, ST_RESP_SIDE, true))
 		return false;
 	if ((c->mode == MODE_DEAD || c->mode == MODE_SNIFF) && sv->nent > 0)
 		return false;
