@@ -4,6 +4,7 @@
 #include "loader/loader.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <limits.h>
@@ -29,52 +30,88 @@ static int nng_fail(const char *what, int rv)
 	return rv == NNG_ENOMEM ? -ENOMEM : -EIO;
 }
 
-/* nng thread, before the pipe is started: root (who could do anything the
- * loader can anyway), the processor user, or its group; else closed. */
-static bool admit(struct ipc *ipc, nng_pipe p)
+/* nng thread, ADD_PRE, under ipc->mu: the one connection there may be,
+ * from root (who could do anything the loader can anyway), the processor
+ * user or its group; any other peer is closed before nng starts its pipe.
+ * Deciding here, not in pair1 (which would refuse a second peer only after
+ * this callback), keeps every pipe but ours away from the send path. */
+static void admit(struct ipc *ipc, nng_pipe p)
 {
-	uint64_t uid = UINT64_MAX, gid = UINT64_MAX;
+	static const char *const why[2] = { "not the processor user",
+					    "another processor is connected" };
+	uint64_t uid = UINT64_MAX, gid = UINT64_MAX, n;
+	int busy = 0;
 
 	nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid);
 	nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &gid);
-	if (ipc->any_peer || uid == 0 || uid == ipc->uid || gid == ipc->gid)
-		return true;
+	if (ipc->any_peer || uid == 0 || uid == ipc->uid || gid == ipc->gid) {
+		if (nng_pipe_id(ipc->pipe) <= 0) {
+			ipc->pipe = p;
+			ipc->started = false;
+			return;
+		}
+		busy = 1;
+	}
+	/* a refused peer redials: log the 1st, 2nd, 4th, 8th... of each kind */
 	ipc->rejected_peers++;
-	log_warn("rejected a peer running as uid %lld gid %lld: not the processor user",
-		 (long long)uid, (long long)gid);
-	nng_pipe_close(p);
-	return false;
+	n = ++ipc->refused[busy];
+	if (!(n & (n - 1)))
+		log_warn("rejected a peer running as uid %lld gid %lld: %s (%" PRIu64 " times)",
+			 (long long)uid, (long long)gid, why[busy], n);
+	nng_pipe_close(p); /* safe here: nng has not started the pipe */
 }
 
-/* nng thread. A connection counts from ADD_POST (pair1 refuses a second
- * peer in between); sends pause from ADD_PRE so that no frame reaches the new
- * peer before the spool has rewound. The processor is not traced. */
+/* Under ipc->mu: forgets our pipe; the processor's pid, to trace again. */
+static uint32_t forget_pipe(struct ipc *ipc)
+{
+	uint32_t pid = ipc->closing ? 0 : ipc->peer_pid;
+
+	if (ipc->started)
+		log_info("processor disconnected (pid %u)", ipc->peer_pid);
+	ipc->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+	ipc->started = false;
+	ipc->peer_pid = 0;
+	return pid;
+}
+
+/* nng thread. Our pipe counts from ADD_POST, when pair1 has started it:
+ * sends wait from ADD_PRE to then, so that no frame reaches the new peer
+ * before the spool has rewound. The processor is not traced. A peer that
+ * hangs up at once can have REM_POST run before ADD_PRE or ADD_POST get
+ * the lock: see forget_stale(). */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct ipc *ipc = arg;
 	uint64_t pid = 0;
-	bool add = ev == NNG_PIPE_EV_ADD_POST;
+	bool ours, add = ev == NNG_PIPE_EV_ADD_POST;
 
 	pthread_mutex_lock(&ipc->mu);
-	if (ev == NNG_PIPE_EV_ADD_PRE && admit(ipc, p)) {
-		ipc->adding = p;
-	} else if (add) {
+	ours = nng_pipe_id(p) == nng_pipe_id(ipc->pipe);
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		admit(ipc, p);
+	} else if (add && ours) {
 		nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
-		ipc->pipe = p;
 		ipc->peer_pid = (uint32_t)pid;
+		ipc->started = true;
 		ipc->generation++;
 		log_info("processor connected (pid %u)", ipc->peer_pid);
-	} else if (ev == NNG_PIPE_EV_REM_POST && nng_pipe_id(p) == nng_pipe_id(ipc->pipe)) {
-		pid = ipc->closing ? 0 : ipc->peer_pid;
-		ipc->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
-		log_info("processor disconnected (pid %u)", ipc->peer_pid);
-		ipc->peer_pid = 0;
+	} else if (ev == NNG_PIPE_EV_REM_POST && ours) {
+		pid = forget_pipe(ipc);
 	}
-	if (ev != NNG_PIPE_EV_ADD_PRE && nng_pipe_id(p) == nng_pipe_id(ipc->adding))
-		ipc->adding = (nng_pipe)NNG_PIPE_INITIALIZER;
 	pthread_mutex_unlock(&ipc->mu);
 	if (pid)
 		probes_ignore(ipc->probes, (uint32_t)pid, add);
+}
+
+/* Under ipc->mu, from the main thread: a pipe whose REM_POST came first is
+ * left here dead, and is stale once nng no longer finds it. */
+static uint32_t forget_stale(struct ipc *ipc)
+{
+	nng_sockaddr sa; /* a lookup without a syscall */
+
+	if (nng_pipe_id(ipc->pipe) > 0 && nng_pipe_get_addr(ipc->pipe, NNG_OPT_REMADDR, &sa))
+		return forget_pipe(ipc);
+	return 0;
 }
 
 /* nng does not clear the socket file a killed loader left behind: remove it,
@@ -142,8 +179,8 @@ int ipc_listen(struct ipc *ipc, const char *path, const char *user, struct probe
 	nng_listener l;
 	int rv, err;
 
-	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER,
-			     .adding = NNG_PIPE_INITIALIZER };
+	*ipc = (struct ipc){ .probes = probes, .pipe = NNG_PIPE_INITIALIZER };
+	snprintf(ipc->path, sizeof(ipc->path), "%s", path);
 	pthread_mutex_init(&ipc->mu, NULL);
 	if ((err = set_peer(ipc, user)))
 		return err;
@@ -174,10 +211,15 @@ bool ipc_connected(struct ipc *ipc, unsigned *generation)
 {
 	bool up;
 
+	uint32_t pid;
+
 	pthread_mutex_lock(&ipc->mu);
-	up = nng_pipe_id(ipc->pipe) > 0;
+	pid = forget_stale(ipc);
+	up = ipc->started;
 	*generation = ipc->generation;
 	pthread_mutex_unlock(&ipc->mu);
+	if (pid)
+		probes_ignore(ipc->probes, pid, false);
 	return up;
 }
 
@@ -191,7 +233,7 @@ int ipc_send(struct ipc *ipc, unsigned *generation, const void *buf, size_t len)
 	if (ipc->generation != *generation) {
 		*generation = ipc->generation;
 		rv = -ESTALE;
-	} else if (nng_pipe_id(ipc->pipe) > 0 && nng_pipe_id(ipc->adding) <= 0) {
+	} else if (ipc->started) {
 		rv = nng_send(ipc->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
 	}
 	pthread_mutex_unlock(&ipc->mu);
@@ -204,25 +246,36 @@ int ipc_recv_ack(struct ipc *ipc, uint64_t *seq)
 {
 	nng_msg *msg;
 	int rv = nng_recvmsg(ipc->sock, &msg, NNG_FLAG_NONBLOCK);
+	bool ours;
 
 	if (rv)
 		return rv == NNG_EAGAIN ? -EAGAIN : nng_fail("cannot receive ack", rv);
-	if (wire_ack_decode(nng_msg_body(msg), nng_msg_len(msg), seq)) {
+	/* queued before its pipe went: never an ack for the new processor */
+	pthread_mutex_lock(&ipc->mu);
+	ours = ipc->started && nng_pipe_id(nng_msg_get_pipe(msg)) == nng_pipe_id(ipc->pipe);
+	pthread_mutex_unlock(&ipc->mu);
+	if (!ours) {
+		rv = -EPROTO;
+	} else if (wire_ack_decode(nng_msg_body(msg), nng_msg_len(msg), seq)) {
+		/* dropped, not answered by closing the pipe: nng 1.5.2 can hang
+		 * for good tearing down a pipe closed while it receives */
 		ipc->bad_acks++;
-		log_warn("malformed ack (%zu bytes) from the processor: closing its connection",
-			 nng_msg_len(msg));
-		nng_pipe_close(nng_msg_get_pipe(msg));
+		if (!(ipc->bad_acks & (ipc->bad_acks - 1)))
+			log_warn("malformed ack (%zu bytes) from the processor, dropped (%" PRIu64
+				 " so far)", nng_msg_len(msg), ipc->bad_acks);
 		rv = -EPROTO;
 	}
 	nng_msg_free(msg);
 	return rv;
 }
 
+/* No nng_close(): it waits for nng to tear every pipe down, which is not
+ * bounded (see ipc_recv_ack); exiting closes the connection. The socket
+ * file goes as nng's listener would remove it. */
 void ipc_close(struct ipc *ipc)
 {
 	pthread_mutex_lock(&ipc->mu);
 	ipc->closing = true;
 	pthread_mutex_unlock(&ipc->mu);
-	nng_close(ipc->sock);
-	pthread_mutex_destroy(&ipc->mu);
+	unlink(ipc->path);
 }

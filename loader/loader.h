@@ -184,17 +184,19 @@ void spool_free(struct spool *s);
 struct ipc {
 	nng_socket sock;
 	struct probes *probes;
+	char path[108];      /* the socket file (sun_path's size) */
 	uid_t uid;           /* the processor user's uid and group; any_peer: no check */
 	gid_t gid;
 	bool any_peer;
 	int recv_fd, send_fd; /* pollable: an ack waits / a send would go through */
 	pthread_mutex_t mu;  /* guards what follows: nng's threads set it */
-	nng_pipe pipe;       /* the connected processor, id 0 when none */
-	nng_pipe adding;     /* admitted, not yet started: sends wait for it */
+	nng_pipe pipe;       /* the admitted processor, id 0 when none */
+	bool started;        /* pair1 has started it: sends may go */
 	uint32_t peer_pid;
 	unsigned generation; /* bumped per new connection */
 	bool closing;        /* shutting down: the processor stays ignored */
 	uint64_t bad_acks, rejected_peers;
+	uint64_t refused[2];  /* rejections: not the processor user, busy */
 };
 
 /* Listens on path; only root or user (NULL: sluice, or anyone if there is

@@ -3,8 +3,10 @@
 # real traffic (its access log is the oracle for "still forwarding"):
 #  - raw garbage on the unix socket (no nng handshake), acks of the wrong
 #    size, version or type, an oversized message, a burst of random
-#    messages: each costs only that peer its connection, and the loader
-#    keeps running;
+#    messages: malformed acks are counted and dropped (closing the pipe
+#    under a sending peer can hang Debian's nng 1.5.2 for good), a
+#    message without pair1's header costs that peer its connection (pair1
+#    closes it), and the loader keeps running;
 #  - a second processor while one is connected is refused, forwarding to
 #    the first goes on;
 #  - --processor-user daemon: a peer running as nobody is closed and
@@ -38,7 +40,7 @@ for mode in short long version type huge burst; do
 done
 alive && pass survives_bad_acks || fail survives_bad_acks "loader exited"
 n=$(grep -c "malformed ack" "$T/loader.log")
-[ "$n" -ge 5 ] && pass bad_acks_logged_and_closed || fail bad_acks_logged_and_closed "$n malformed acks logged"
+[ "$n" -ge 3 ] && pass bad_acks_logged || fail bad_acks_logged "$n malformed acks logged"
 
 start_dump
 in_cg python3 "$TOOLS/rate_client.py" "$U" /ok/ 100 2 >/dev/null
