@@ -18,13 +18,13 @@
 #include "processor/metrics.h"
 #include "processor/names.h"
 #include "processor/store.h"
+#include "tests/unit/db_query.h"
 #include "tests/unit/harness.h"
 
 #define SEC 1000000000LL
 #define T0 ((int64_t)time(NULL)) /* event times: now, as the rows' retention expects */
 
 static char dir[] = "/tmp/sluice-flows-test.XXXXXX";
-static char db[300];
 
 static struct store *open_store(uint64_t done_seq)
 {
@@ -32,25 +32,6 @@ static struct store *open_store(uint64_t done_seq)
 				.boot_to_unix_ns = 1700000000000000000LL, .done_seq = done_seq };
 
 	return store_open(&o);
-}
-
-static long long q_int(const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *q;
-	long long v = -1;
-
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	} else {
-		fprintf(stderr, "  %s: %s\n", sql, sqlite3_errmsg(h));
-	}
-	sqlite3_close(h);
-	return v;
 }
 
 static uint8_t laddr[4] = { 127, 0, 0, 1 }, raddr[4] = { 10, 9, 8, 7 };

@@ -16,12 +16,12 @@
 
 #include "common/events.h"
 #include "processor/store.h"
+#include "tests/unit/db_query.h"
 #include "tests/unit/harness.h"
 
 #define SEC 1000000000LL
 
 static char dir[] = "/tmp/sluice-names-test.XXXXXX";
-static char db[300];
 
 static int64_t wall(void)
 {
@@ -37,23 +37,6 @@ static struct store *open_store(void)
 				.boot_to_unix_ns = 1700000000000000000LL };
 
 	return store_open(&o);
-}
-
-static long long q_int(const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *q;
-	long long v = -1;
-
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	}
-	sqlite3_close(h);
-	return v;
 }
 
 /* A response: question `name` (A), answers ip (A) with ttl; a CNAME

@@ -18,6 +18,7 @@
 
 #include "common/events.h"
 #include "processor/cgroup.h"
+#include "tests/unit/db_query.h"
 #include "tests/unit/harness.h"
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -26,7 +27,6 @@
 #define PUID_ "5f3c9a2e_1b4d_4c8e_9f00_123456789abc"
 
 static char dir[] = "/tmp/sluice-store-test.XXXXXX";
-static char db[300];
 
 static void fresh_db(const char *name)
 {
@@ -55,46 +55,6 @@ static struct store *open_store(uint32_t max_conns, uint64_t done_seq, const cha
 	};
 
 	return store_open(&o);
-}
-
-/* One value from a read-only connection; -1 on NULL or error. */
-static long long q_int(const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *q;
-	long long v = -1;
-
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	} else {
-		fprintf(stderr, "  %s: %s\n", sql, sqlite3_errmsg(h));
-	}
-	sqlite3_close(h);
-	return v;
-}
-
-static const char *q_text(const char *sql)
-{
-	static char out[512];
-	sqlite3 *h;
-	sqlite3_stmt *q;
-
-	snprintf(out, sizeof(out), "(null)");
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return "(no db)";
-	if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-			snprintf(out, sizeof(out), "%s", sqlite3_column_text(q, 0));
-		sqlite3_finalize(q);
-	} else {
-		snprintf(out, sizeof(out), "(error: %s)", sqlite3_errmsg(h));
-	}
-	sqlite3_close(h);
-	return out;
 }
 
 static int raw_exec(const char *sql)
