@@ -23,7 +23,7 @@
 
 #define CKPT_MAGIC "SLUICECK"
 #define CKPT_LOG_MAGIC "SLUICELG"
-#define CKPT_FORMAT 2
+#define CKPT_FORMAT 3 /* 3: loss epochs */
 #define CKPT_LOG_MIN (256u << 10) /* a log is folded only beyond this */
 #define CKPT_IOBUF (256u << 10)
 
@@ -35,6 +35,7 @@ struct ckpt_header {
 	uint32_t layout;      /* ckpt_layout(): may connections be restored */
 	uint64_t done_seq;
 	uint64_t loss[SLUICE_LOSS_MAX];
+	uint64_t loss_epoch[SLUICE_LOSS_MAX], loss_cur[SLUICE_LOSS_MAX]; /* format 3 */
 	uint64_t gen;         /* the log with this generation continues it */
 	uint32_t nconns;      /* REC_CONN records that follow */
 	uint32_t crc;         /* of the bytes before it */
@@ -70,6 +71,7 @@ struct ckpt_conn {
 struct ckpt_commit {
 	uint64_t done_seq;
 	uint64_t loss[SLUICE_LOSS_MAX];
+	uint64_t loss_epoch[SLUICE_LOSS_MAX], loss_cur[SLUICE_LOSS_MAX];
 };
 
 struct checkpoint {
@@ -282,6 +284,8 @@ static int ckpt_base(struct checkpoint *ck, struct processor *p)
 	memcpy(h.magic, CKPT_MAGIC, 8);
 	h.done_seq = p->done_seq;
 	memcpy(h.loss, p->loss, sizeof(h.loss));
+	memcpy(h.loss_epoch, p->loss_epoch, sizeof(h.loss_epoch));
+	memcpy(h.loss_cur, p->loss_cur, sizeof(h.loss_cur));
 	h.gen = ckpt_new_gen(ck);
 	h.nconns = (uint32_t)conntrack_stats(p->ct)->live;
 	h.crc = ckpt_crc(0, &h, offsetof(struct ckpt_header, crc));
@@ -324,6 +328,8 @@ static int ckpt_append(struct checkpoint *ck, struct processor *p)
 	if (!conntrack_changes(p->ct, ckpt_log_change, ck))
 		return ckpt_base(ck, p); /* too much changed to list */
 	memcpy(cm.loss, p->loss, sizeof(cm.loss));
+	memcpy(cm.loss_epoch, p->loss_epoch, sizeof(cm.loss_epoch));
+	memcpy(cm.loss_cur, p->loss_cur, sizeof(cm.loss_cur));
 	ckpt_record(ck, ck->log, REC_COMMIT, &cm, sizeof(cm));
 	if (!ck->err && fflush(ck->log) != 0)
 		ck->err = -errno;
@@ -443,6 +449,8 @@ static bool ckpt_apply(struct checkpoint *ck, struct processor *p, const struct 
 		memcpy(&cm, ck->buf, sizeof(cm));
 		p->done_seq = cm.done_seq;
 		memcpy(p->loss, cm.loss, sizeof(p->loss));
+		memcpy(p->loss_epoch, cm.loss_epoch, sizeof(p->loss_epoch));
+		memcpy(p->loss_cur, cm.loss_cur, sizeof(p->loss_cur));
 		return true;
 	}
 	return false;
@@ -464,6 +472,12 @@ static int ckpt_read_header(FILE *f, struct ckpt_header *h, struct processor *p,
 	}
 	p->done_seq = h->done_seq;
 	memcpy(p->loss, h->loss, sizeof(p->loss));
+	if (h->format == CKPT_FORMAT) {
+		memcpy(p->loss_epoch, h->loss_epoch, sizeof(p->loss_epoch));
+		memcpy(p->loss_cur, h->loss_cur, sizeof(p->loss_cur));
+	} else { /* totals of one epoch, which the next report adopts */
+		memcpy(p->loss_cur, h->loss, sizeof(p->loss_cur));
+	}
 	if (h->format != CKPT_FORMAT || h->layout != ckpt_layout()) {
 		log_warn("%s comes from another build: its connections are not restored "
 			 "(requests in flight at the restart are lost)", path);

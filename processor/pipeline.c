@@ -52,6 +52,23 @@ static void on_data(struct processor *p, const struct wire_event *ev)
 	http1_data(c->http, egress, ev->ts_ns, ev->data.pos, ev->data.full_len,
 		   ev->data.payload, ev->data.cap_len);
 }
+/* Loss reports carry totals counted since an epoch (the loader's BPF
+ * object's start): within one epoch a replayed or reordered report never
+ * lowers them, and a newer epoch's counters, which start again from zero,
+ * add to what earlier epochs counted. */
+static void loss_report(struct processor *p, uint32_t k, uint64_t total, uint64_t epoch)
+{
+	if (k >= SLUICE_LOSS_MAX || epoch < p->loss_epoch[k])
+		return; /* an older epoch's report, replayed */
+	if (epoch > p->loss_epoch[k] && p->loss_epoch[k] != 0)
+		p->loss_cur[k] = 0; /* new counters */
+	p->loss_epoch[k] = epoch;
+	if (total > p->loss_cur[k]) {
+		p->loss[k] += total - p->loss_cur[k];
+		p->loss_cur[k] = total;
+	}
+}
+
 
 static void on_event(void *ctx, const struct wire_event *ev)
 {
@@ -83,9 +100,7 @@ static void on_event(void *ctx, const struct wire_event *ev)
 		on_data(p, ev);
 		break;
 	case SLUICE_EV_LOSS:
-		/* totals: a replayed or reordered report never lowers them */
-		if (ev->loss.total > p->loss[ev->loss.kind])
-			p->loss[ev->loss.kind] = ev->loss.total;
+		loss_report(p, ev->loss.kind, ev->loss.total, ev->loss.epoch);
 		break;
 	default: /* EXIT: process lifetimes matter to the store, not to pairing */
 		break;

@@ -21,7 +21,9 @@ struct processor {
 	struct output out;
 	struct decode_stats dec;
 	uint64_t done_seq;                 /* last frame fully processed */
-	uint64_t loss[SLUICE_LOSS_MAX];    /* totals reported by the loader */
+	uint64_t loss[SLUICE_LOSS_MAX];    /* totals reported by the loader, all epochs */
+	uint64_t loss_epoch[SLUICE_LOSS_MAX]; /* the epoch of the newest report (0: any) */
+	uint64_t loss_cur[SLUICE_LOSS_MAX];   /* its total, counted since that epoch */
 	uint64_t by_type[SLUICE_EV_MAX + 1]; /* events handled, per type */
 	struct export *exp;                /* metrics and OTLP (export.h); NULL: none */
 	struct store *store;               /* metadata store (store.h); NULL: --db none */

@@ -60,6 +60,28 @@ static size_t mkframe(uint8_t *out, uint64_t seq, uint64_t conn, int open, int e
 	return n;
 }
 
+/* A frame with one loss report. */
+static size_t mkloss(uint8_t *out, uint64_t seq, uint32_t kind, uint64_t total, uint64_t epoch)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	wire_pack_loss(&pk, seq * 10, kind, total, epoch);
+	out[n++] = 0x93;
+	out[n++] = WIRE_VERSION;
+	out[n++] = 0xcf;
+	for (int i = 7; i >= 0; i--)
+		out[n++] = (uint8_t)(seq >> (8 * i));
+	out[n++] = 0x91;
+	memcpy(out + n, sb.data, sb.size);
+	n += sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return n;
+}
+
 static const char req[] = "GET /before-restart HTTP/1.1\r\nHost: x\r\n\r\n";
 static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
@@ -373,12 +395,45 @@ static void test_10k_round_trip(void)
 	processor_fini(&b);
 }
 
+/* Loss totals count from an epoch (a BPF object's start): within one a
+ * replayed or reordered report never lowers them, a newer one adds to them,
+ * an older one is a replay; across a restart the epoch is remembered. */
+static void test_loss_epochs(void)
+{
+	static const struct { uint64_t total, epoch, want; } steps[] = {
+		{ 5, 100, 5 }, { 3, 100, 5 }, { 8, 100, 8 }, /* restart after this */
+		{ 2, 200, 10 }, { 9, 100, 10 }, { 6, 200, 14 }, { 6, 200, 14 },
+	};
+	struct processor a, b, *p = &a;
+	uint8_t f[256];
+	FILE *out = tmpfile();
+
+	REQUIRE(out);
+	new_processor(&a, out);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (i == 3) {
+			CHECK(checkpoint_save(&a, ckpt_path) == 0);
+			processor_fini(&a);
+			new_processor(&b, out);
+			CHECK(checkpoint_load(&b, ckpt_path) == 0);
+			CHECK_EQ_U(b.loss[SLUICE_LOSS_RB_DATA], 8);
+			p = &b;
+		}
+		CHECK(processor_frame(p, f, mkloss(f, 200 + i, SLUICE_LOSS_RB_DATA, steps[i].total,
+						    steps[i].epoch)) == 1);
+		CHECK_EQ_U(p->loss[SLUICE_LOSS_RB_DATA], steps[i].want);
+	}
+	CHECK_EQ_U(b.loss[SLUICE_LOSS_MAP_FULL], 0);
+	processor_fini(&b);
+	fclose(out);
+}
+
 int main(void)
 {
 	static const struct h_test tests[] = {
 		TEST(test_pair_spans_restart), TEST(test_missing_and_garbage),
 		TEST(test_truncated), TEST(test_incremental), TEST(test_torn_tail),
-		TEST(test_old_log_ignored), TEST(test_compaction), TEST(test_10k_round_trip),
+		TEST(test_old_log_ignored), TEST(test_compaction), TEST(test_10k_round_trip), TEST(test_loss_epochs),
 	};
 	int fd = mkstemp(ckpt_path), rc;
 
