@@ -57,14 +57,18 @@ kill -TERM "$DUMP_PID"
 wait "$DUMP_PID" 2>/dev/null
 cp "$B/wire-dump" "$T/wire-dump" && chmod 0755 "$T/wire-dump"
 sockgid=$(stat -c %g "$SOCK")
-as() { # user, command...
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$(id -g "$u")" --groups="$sockgid" --inh-caps=-all "$@"
+# user, output file, command...: in the background, its pid in SPAWNED (the
+# command's own, so that killing it stops the consumer, not a subshell)
+spawn_as() {
+	local u=$1 out=$2
+	shift 2
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --groups="$sockgid" --inh-caps=-all \
+		"$@" >>"$out" 2>&1 &
+	SPAWNED=$!
+	PIDS+=($SPAWNED)
 }
-as nobody "$T/wire-dump" -s "$SOCK" >"$T/nobody.txt" 2>&1 &
-NOBODY=$!
-PIDS+=($NOBODY)
+spawn_as nobody "$T/nobody.txt" "$T/wire-dump" -s "$SOCK"
+NOBODY=$SPAWNED
 sleep 1
 in_cg python3 "$TOOLS/rate_client.py" "$U" /nobody/ 50 1 >/dev/null
 sleep 1
@@ -73,8 +77,7 @@ wait "$NOBODY" 2>/dev/null
 grep -q "rejected a peer running as uid $(id -u nobody)" "$T/loader.log" &&
 	! grep -q '^DATA' "$T/nobody.txt" && pass wrong_uid_rejected ||
 	fail wrong_uid_rejected "$(grep -c '^DATA' "$T/nobody.txt") events reached nobody"
-as daemon "$T/wire-dump" -s "$SOCK" -b 96 >>"$T/dump.txt" 2>&1 &
-PIDS+=($!)
+spawn_as daemon "$T/dump.txt" "$T/wire-dump" -s "$SOCK" -b 96
 sleep 0.5
 in_cg python3 "$TOOLS/rate_client.py" "$U" /daemon/ 100 2 >/dev/null
 check_delivered processor_user_admitted /daemon/
