@@ -80,7 +80,8 @@ set_sysctl() { # name value
 
 # ---- raw records: one JSON object per line ----
 
-rec() { # kind key=value...: numbers stay numbers
+rec() { # kind key=value...: numbers stay numbers (a commit id is text even
+	# when it reads as one: 4e88442 is not 4 x 10^88442)
 	local s="{\"kind\":\"$1\"" kv k v
 	shift
 	for kv in "$@"; do
@@ -89,7 +90,7 @@ rec() { # kind key=value...: numbers stay numbers
 		[[ $v =~ ^-?\.[0-9]+$ ]] && v=${v/./0.}
 		if [ -z "$v" ]; then
 			s+=",\"$k\":null"
-		elif [[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
+		elif [ "$k" != commit ] && [[ $v =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; then
 			s+=",\"$k\":$v"
 		else
 			v=${v//\\/\\\\}
