@@ -52,6 +52,7 @@ static void on_data(struct processor *p, const struct wire_event *ev)
 	http1_data(c->http, egress, ev->ts_ns, ev->data.pos, ev->data.full_len,
 		   ev->data.payload, ev->data.cap_len);
 }
+
 /* Loss reports carry totals counted since an epoch (the loader's BPF
  * object's start): within one epoch a replayed or reordered report never
  * lowers them, and a newer epoch's counters, which start again from zero,
@@ -68,7 +69,6 @@ static void loss_report(struct processor *p, uint32_t k, uint64_t total, uint64_
 		p->loss_cur[k] = total;
 	}
 }
-
 
 static void on_event(void *ctx, const struct wire_event *ev)
 {

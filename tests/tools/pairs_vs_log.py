@@ -11,38 +11,15 @@ last line is being written: it is skipped.
 
 usage: pairs_vs_log.py PAIRS PORT LOG PREFIX [--list]
 """
-import collections
-import json
 import sys
+
+from chaos_pairs import log_lines, pairs
 
 
 def main():
     path, port, log, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    want = collections.Counter()
-    with open(log) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) == 3 and parts[1].startswith(prefix):
-                want[line.strip()] += 1
-    got, incomplete, broken = collections.Counter(), 0, 0
-    with open(path, errors="replace") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # the processor is mid-write
-            try:
-                p = json.loads(line)
-            except ValueError:
-                broken += 1
-                continue
-            if p.get("server.port") != port or p.get("span.kind") != "server" or \
-                    not p.get("url.path", "").startswith(prefix):
-                continue
-            if not p.get("sluice.complete"):
-                incomplete += 1
-                continue
-            uri = p["url.path"] + ("?" + p["url.query"] if "url.query" in p else "")
-            got["%s %s %s" % (p["http.request.method"], uri,
-                              p.get("http.response.status_code", 0))] += 1
+    want = log_lines(log, prefix)
+    got, incomplete, broken = pairs(path, port, prefix)
     missing = want - got
     extra = got - want
     print("log=%d pairs=%d missing=%d duplicated=%d incomplete=%d broken=%d" % (
