@@ -73,7 +73,7 @@ CONF
 
 start_loader() {
 	SOCK=$T/loader.sock
-	"$B/sluice-loader" --socket "$SOCK" --cgroup "$CG" >"$T/loader.log" 2>&1 &
+	"$B/sluice-loader" --socket "$SOCK" --cgroup "$CG" --pin-dir "$PIN" >"$T/loader.log" 2>&1 &
 	PIDS+=($!)
 	wait_for 20 test -S "$SOCK" || { cat "$T/loader.log"; echo "loader did not start" >&2; exit 1; }
 }
