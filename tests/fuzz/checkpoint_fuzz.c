@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "processor/checkpoint.h"
+#include "tests/unit/frame_build.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +33,8 @@ struct file {
 	uint8_t *buf;
 	size_t len, head; /* head: the header's size */
 };
+
+#define FRAME_CAP 4096 /* the frame buffers below */
 
 static char dir[] = "/tmp/sluice-ckpt-fuzz-XXXXXX";
 static char base_path[64], log_path[72];
@@ -56,7 +59,7 @@ static size_t frame(uint8_t *out, uint64_t seq, uint64_t conn, int open, int egr
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	size_t cap = strlen(payload), n = 0;
+	size_t cap = strlen(payload), n;
 	struct sluice_ev_data *d = calloc(1, sizeof(*d) + cap);
 	struct sluice_ev_conn_open o = { .h = { SLUICE_EV_CONN_OPEN, 0, sizeof(o), 1, 9, 9 } };
 
@@ -75,14 +78,7 @@ static size_t frame(uint8_t *out, uint64_t seq, uint64_t conn, int open, int egr
 				      .syscall = SLUICE_SYS_READ };
 	memcpy(d->payload, payload, cap);
 	wire_pack_record(&pk, d, d->h.size);
-	out[n++] = 0x93;
-	out[n++] = WIRE_VERSION;
-	out[n++] = 0xcf;
-	for (int i = 7; i >= 0; i--)
-		out[n++] = (uint8_t)(seq >> (8 * i));
-	out[n++] = (uint8_t)(0x90 | (open ? 2 : 1));
-	memcpy(out + n, sb.data, sb.size);
-	n += sb.size;
+	n = test_frame(out, FRAME_CAP, seq, &sb, open ? 2 : 1);
 	msgpack_sbuffer_destroy(&sb);
 	free(d);
 	return n;
@@ -153,7 +149,7 @@ static void remove_files(void)
 static void make_templates(void)
 {
 	struct processor p;
-	uint8_t f[4096];
+	uint8_t f[FRAME_CAP];
 	uint64_t seq = 1;
 
 	log_verbose = 0;
@@ -208,7 +204,7 @@ static void write_file(const char *path, const struct file *f)
 /* The restored connections must still run: a response and more requests. */
 static void exercise(struct processor *p)
 {
-	uint8_t f[4096];
+	uint8_t f[FRAME_CAP];
 
 	for (uint64_t c = 1; c <= 8; c++) {
 		processor_frame(p, f, frame(f, 1000 + c * 2, c, 0, c % 2, 64,

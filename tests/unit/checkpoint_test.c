@@ -15,7 +15,10 @@
 #include "common/events.h"
 #include "common/wire.h"
 #include "processor/checkpoint.h"
+#include "tests/unit/frame_build.h"
 #include "tests/unit/harness.h"
+
+#define FRAME_CAP 1024 /* the frame buffers below */
 
 static char ckpt_path[] = "/tmp/sluice-ckpt-test-XXXXXX";
 static char log_path[sizeof(ckpt_path) + 4];
@@ -26,7 +29,7 @@ static size_t mkframe(uint8_t *out, uint64_t seq, uint64_t conn, int open, int e
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	size_t cap = strlen(payload), n = 0;
+	size_t cap = strlen(payload), n;
 	struct sluice_ev_data *d = calloc(1, sizeof(*d) + cap);
 	struct sluice_ev_conn_open o = { .h = { SLUICE_EV_CONN_OPEN, 0, sizeof(o), 1, 9, 9 } };
 
@@ -47,14 +50,7 @@ static size_t mkframe(uint8_t *out, uint64_t seq, uint64_t conn, int open, int e
 				      .syscall = SLUICE_SYS_READ };
 	memcpy(d->payload, payload, cap);
 	wire_pack_record(&pk, d, d->h.size);
-	out[n++] = 0x93;
-	out[n++] = WIRE_VERSION;
-	out[n++] = 0xcf;
-	for (int i = 7; i >= 0; i--)
-		out[n++] = (uint8_t)(seq >> (8 * i));
-	out[n++] = (uint8_t)(0x90 | (open ? 2 : 1));
-	memcpy(out + n, sb.data, sb.size);
-	n += sb.size;
+	n = test_frame(out, FRAME_CAP, seq, &sb, open ? 2 : 1);
 	msgpack_sbuffer_destroy(&sb);
 	free(d);
 	return n;
@@ -65,19 +61,12 @@ static size_t mkloss(uint8_t *out, uint64_t seq, uint32_t kind, uint64_t total, 
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	size_t n = 0;
+	size_t n;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	wire_pack_loss(&pk, seq * 10, kind, total, epoch);
-	out[n++] = 0x93;
-	out[n++] = WIRE_VERSION;
-	out[n++] = 0xcf;
-	for (int i = 7; i >= 0; i--)
-		out[n++] = (uint8_t)(seq >> (8 * i));
-	out[n++] = 0x91;
-	memcpy(out + n, sb.data, sb.size);
-	n += sb.size;
+	n = test_frame(out, FRAME_CAP, seq, &sb, 1);
 	msgpack_sbuffer_destroy(&sb);
 	return n;
 }
@@ -94,7 +83,7 @@ static void new_processor(struct processor *p, FILE *out)
 static void test_pair_spans_restart(void)
 {
 	struct processor a, b;
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 	FILE *out = tmpfile();
 	char line[2048] = "";
 	size_t n;
@@ -147,7 +136,7 @@ static void test_missing_and_garbage(void)
 static void test_truncated(void)
 {
 	struct processor a, b;
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 	size_t n;
 	long size;
 	FILE *fp;
@@ -198,7 +187,7 @@ static unsigned long long ckpt_stat(const struct processor *p, const char *name)
 /* Frames 1..n open connections 1..n, each with a request waiting. */
 static void open_conns(struct processor *p, uint64_t n)
 {
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 
 	for (uint64_t id = 1; id <= n; id++)
 		processor_frame(p, f, mkframe(f, id, id, 1, 0, 0, req));
@@ -215,7 +204,7 @@ static void fresh_files(void)
 static void test_incremental(void)
 {
 	struct processor a, b;
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 	unsigned long long base;
 
 	fresh_files();
@@ -254,7 +243,7 @@ static void test_torn_tail(void)
 	/* header + done_seq + the loss totals */
 	const long commit = 16 + 8 + 8 * SLUICE_LOSS_MAX;
 	const long cuts[] = { 1, 7, 40, commit };
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 
 	for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]) + 1; k++) {
 		struct processor a, b;
@@ -303,7 +292,7 @@ static void test_old_log_ignored(void)
 {
 	struct processor a, c;
 	char old[sizeof(log_path) + 8];
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 
 	fresh_files();
 	snprintf(old, sizeof(old), "%s.old", log_path);
@@ -331,7 +320,7 @@ static void test_old_log_ignored(void)
 static void test_compaction(void)
 {
 	struct processor a, b;
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 	uint64_t seq = 1000;
 	long peak = 0;
 
@@ -369,7 +358,7 @@ static double secs_since(const struct timespec *t0)
 static void test_10k_round_trip(void)
 {
 	struct processor a, b;
-	uint8_t f[1024];
+	uint8_t f[FRAME_CAP];
 	struct timespec t0;
 	double save_s, load_s;
 
@@ -405,7 +394,7 @@ static void test_loss_epochs(void)
 		{ 2, 200, 10 }, { 9, 100, 10 }, { 6, 200, 14 }, { 6, 200, 14 },
 	};
 	struct processor a, b, *p = &a;
-	uint8_t f[256];
+	uint8_t f[FRAME_CAP];
 	FILE *out = tmpfile();
 
 	REQUIRE(out);

@@ -12,6 +12,7 @@
 #include "common/wire.h"
 #include "processor/decode.h"
 #include "processor/mpack.h"
+#include "tests/unit/frame_build.h"
 #include "tests/unit/harness.h"
 
 struct sink {
@@ -31,26 +32,6 @@ static void collect(void *ctx, const struct wire_event *ev)
 			       ev->data.cap_len < 64 ? ev->data.cap_len : 64);
 		s->n++;
 	}
-}
-
-/* A frame as the loader builds it: header, explicit count, packed body. */
-static size_t frame(uint8_t *out, size_t cap, uint64_t seq, const msgpack_sbuffer *body,
-		    uint32_t count)
-{
-	size_t n = 0;
-
-	out[n++] = 0x93;
-	out[n++] = WIRE_VERSION;
-	out[n++] = 0xcf;
-	for (int i = 7; i >= 0; i--)
-		out[n++] = (uint8_t)(seq >> (8 * i));
-	out[n++] = 0xdd;
-	for (int i = 3; i >= 0; i--)
-		out[n++] = (uint8_t)(count >> (8 * i));
-	if (n + body->size > cap)
-		abort();
-	memcpy(out + n, body->data, body->size);
-	return n + body->size;
 }
 
 static struct sluice_ev_data *data_rec(const char *payload, uint64_t pos, size_t *len)
@@ -98,7 +79,7 @@ static void test_roundtrip_data_and_open(void)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	CHECK(wire_pack_record(&pk, &o, sizeof(o)) == 0);
 	CHECK(wire_pack_record(&pk, d, dlen) == 0);
-	n = frame(buf, sizeof(buf), 99, &sb, 2);
+	n = test_frame(buf, sizeof(buf), 99, &sb, 2);
 	CHECK(decode_frame(buf, n, 0, &seq, collect, &s, &st) == 2);
 	CHECK_EQ_U(seq, 99);
 	REQUIRE(s.n == 2);
@@ -213,7 +194,7 @@ static void test_every_truncation(void)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	wire_pack_record(&pk, d, dlen);
 	wire_pack_loss(&pk, 5, SLUICE_LOSS_RB_DATA, 3, 77);
-	n = frame(buf, sizeof(buf), 1, &sb, 2);
+	n = test_frame(buf, sizeof(buf), 1, &sb, 2);
 	for (size_t cut = 0; cut < n; cut++) {
 		struct sink s = { 0 };
 		struct decode_stats st = { 0 };
@@ -275,7 +256,7 @@ static void test_v2_events(void)
 	CHECK(wire_pack_record(&pk, &x, sizeof(x)) == 0);
 	CHECK(wire_pack_record(&pk, &l, sizeof(l)) == 0);
 	wire_pack_loss(&pk, 5, SLUICE_LOSS_SPOOL_EVENTS, 12, 1700000000000000000ull);
-	n = frame(buf, sizeof(buf), 7, &sb, 3);
+	n = test_frame(buf, sizeof(buf), 7, &sb, 3);
 	CHECK(decode_frame(buf, n, 0, &seq, collect, &s, &st) == 3);
 	REQUIRE(s.n == 3);
 	CHECK_EQ_U(s.ev[0].flags, SLUICE_FLAG_SNAPSHOT);
@@ -388,7 +369,7 @@ static void test_v3_dns_and_flow(void)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	REQUIRE(wire_pack_record(&pk, &d, sizeof(d)) == 0);
 	REQUIRE(wire_pack_record(&pk, &f, sizeof(f)) == 0);
-	REQUIRE(decode_frame(buf, frame(buf, sizeof(buf), 1, &sb, 2), 0, &seq, collect, &s, &st) == 2);
+	REQUIRE(decode_frame(buf, test_frame(buf, sizeof(buf), 1, &sb, 2), 0, &seq, collect, &s, &st) == 2);
 	CHECK(s.ev[0].type == SLUICE_EV_DNS && s.ev[0].tgid == 77);
 	CHECK(s.ev[0].dns.proto == IPPROTO_UDP && s.ev[0].dns.sport == 53);
 	CHECK(s.ev[0].dns.full_len == 700 && s.ev[0].dns.cap_len == SLUICE_DNS_CAP);
