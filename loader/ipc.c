@@ -255,6 +255,7 @@ int ipc_recv_ack(struct ipc *ipc, uint64_t *seq)
 	ours = ipc->started && nng_pipe_id(nng_msg_get_pipe(msg)) == nng_pipe_id(ipc->pipe);
 	pthread_mutex_unlock(&ipc->mu);
 	if (!ours) {
+		ipc->stale_acks++;
 		rv = -EPROTO;
 	} else if (wire_ack_decode(nng_msg_body(msg), nng_msg_len(msg), seq)) {
 		/* dropped, not answered by closing the pipe: nng 1.5.2 can hang

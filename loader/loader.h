@@ -196,6 +196,7 @@ struct ipc {
 	unsigned generation; /* bumped per new connection */
 	bool closing;        /* shutting down: the processor stays ignored */
 	uint64_t bad_acks, rejected_peers;
+	uint64_t stale_acks;  /* queued by a connection that had gone: dropped */
 	uint64_t refused[2];  /* rejections: not the processor user, busy */
 };
 

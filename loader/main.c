@@ -240,9 +240,10 @@ static void finish(struct loader *L)
 		probes_save_losses(&L->probes, tot);
 	log_info("exiting: %" PRIu64 " events, %" PRIu64 " batches, %" PRIu64 " acked, %" PRIu64
 		 " dropped (%" PRIu64 " events; %" PRIu64 " batches unacked at exit), %" PRIu64
-		 " bad records, %" PRIu64 " bad acks, %" PRIu64 " peers rejected%s",
+		 " bad records, %" PRIu64 " bad acks, %" PRIu64 " peers rejected, %" PRIu64
+		 " stale acks%s",
 		 L->events, s->frames, s->acked, s->dropped_frames, s->dropped_events, unacked,
-		 L->bad_records, L->ipc.bad_acks, L->ipc.rejected_peers,
+		 L->bad_records, L->ipc.bad_acks, L->ipc.rejected_peers, L->ipc.stale_acks,
 		 L->cfg.pin_dir ? "; probes stay attached (--unload removes them)" : "");
 	ring_buffer__free(L->rb);
 	probes_stop(&L->probes);
