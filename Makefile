@@ -26,10 +26,10 @@ endif
 
 # What each binary is made of. The loader's list is short on purpose: it is
 # what `make audit` counts as privileged code.
-COMMON_LOADER := common/wire_enc.c common/log.c
+COMMON_LOADER := common/wire.c common/log.c
 LOADER_SRC    := $(wildcard loader/*.c) $(COMMON_LOADER)
 # service.c (sd_notify, nng pipe events) belongs to the daemon, not to what tests link.
-PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c processor/service.c,$(wildcard processor/*.c)) common/log.c common/wire_enc.c
+PROC_LIB_SRC  := $(filter-out processor/main.c processor/sluicectl.c processor/service.c,$(wildcard processor/*.c)) common/log.c common/wire.c
 PROC_SRC      := processor/main.c processor/service.c $(PROC_LIB_SRC)
 CTL_SRC       := processor/sluicectl.c common/log.c
 BPF_SRC       := $(wildcard bpf/*.bpf.c)
@@ -38,8 +38,10 @@ HDRS          := $(wildcard common/*.h loader/*.h processor/*.h) $(B)/schema_sql
 SCHEMA_SQL    := $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
 UNIT_TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/*_test.c))
 UNIT_ASAN     := $(patsubst tests/unit/%.c,$(B)/tests-asan/%,$(wildcard tests/unit/*_test.c))
+# Tests and tools that play the loader build its events with msgpack-c.
+WIRE_PACK     := tests/tools/wire_pack.c common/wire.c
 
-LOADER_LIBS := -lbpf -lelf -lz -lnng -lmsgpackc -lsystemd -lseccomp -lcap-ng -lpthread
+LOADER_LIBS := -lbpf -lelf -lz -lnng -lsystemd -lseccomp -lcap-ng -lpthread
 PROC_LIBS   := -lnng -lmsgpackc -lsqlite3 -lsystemd -lmicrohttpd -lcurl -lcares -lpthread -lm
 CTL_LIBS    := -lsqlite3
 
@@ -88,31 +90,33 @@ $(B)/sluicectl: $(CTL_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(CTL_SRC) -o $@ $(CTL_LIBS)
 
-# Debugging stand-in for the processor: dials the loader, prints events, acks.
-$(B)/wire-dump: tests/tools/wire_dump.c common/wire_enc.c $(HDRS) | $(B)
+# Debugging stand-in for the processor: dials the loader, prints events
+# (decoded by the processor's decoder), acks.
+WIRE_DUMP_SRC := processor/decode.c processor/mpack.c common/wire.c
+$(B)/wire-dump: tests/tools/wire_dump.c $(WIRE_DUMP_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(WIRE_DUMP_SRC) -o $@ -lnng -lmsgpackc
 
 # A misbehaving processor, for the loader's tests.
-$(B)/bad-peer: tests/tools/bad_peer.c common/wire_enc.c $(HDRS) | $(B)
+$(B)/bad-peer: tests/tools/bad_peer.c $(WIRE_DUMP_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(WIRE_DUMP_SRC) -o $@ -lnng
 
 # `make bench`'s tools (scripts/bench.sh): a synthetic loader, the processor
 # pipeline alone, a wire recorder, two load generators, and the HTTP
 # parser's own benchmark when its source is there.
 BENCH_TOOLS := $(B)/frame-gen $(B)/proc-bench $(B)/wire-record $(B)/tcp-blast $(B)/conn-hold \
 	$(if $(wildcard tests/bench/http1_bench.c),$(B)/http1-bench)
-EVGEN := tests/bench/evgen.c common/wire_enc.c
+EVGEN := tests/bench/evgen.c $(WIRE_PACK)
 $(B)/frame-gen: tests/tools/frame_gen.c $(EVGEN) tests/bench/evgen.h $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(EVGEN) -o $@ -lnng -lmsgpackc
 $(B)/proc-bench: tests/bench/proc_bench.c $(PROC_LIB_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(PROC_LIB_SRC) -o $@ $(PROC_LIBS)
-$(B)/wire-record: tests/bench/wire_record.c common/wire_enc.c $(HDRS) | $(B)
+$(B)/wire-record: tests/bench/wire_record.c $(WIRE_DUMP_SRC) $(HDRS) | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< common/wire_enc.c -o $@ -lnng -lmsgpackc
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(WIRE_DUMP_SRC) -o $@ -lnng -lmsgpackc
 $(B)/tcp-blast: tests/bench/tcp_blast.c | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@ -lpthread
@@ -123,9 +127,10 @@ $(B)/http1-bench: tests/bench/http1_bench.c processor/http1.c $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< processor/http1.c -o $@
 
-# Unit tests link the processor's library sources (and the loader's encoder)
+# Unit tests link the processor's library sources (and the encoders of loader
+# frames, version 4 and 1..3)
 # and run twice: plain, and under ASan+UBSan.
-UNIT_SRC := $(PROC_LIB_SRC)
+UNIT_SRC := $(PROC_LIB_SRC) tests/tools/wire_pack.c tests/tools/wire_v3.c
 $(B)/tests/%: tests/unit/%.c $(UNIT_SRC) $(HDRS) tests/unit/harness.h | $(B)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(UNIT_SRC) -o $@ $(PROC_LIBS)

@@ -6,7 +6,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "common/events.h"
+#include "common/records.h"
 
 #include "bpf/kread.bpf.h"
 #include "bpf/maps.bpf.h"

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <msgpack.h>
 #include <nng/nng.h>
 
 #ifndef SLUICE_VERSION /* the Makefile passes it */
@@ -116,25 +115,23 @@ void probes_save_losses(struct probes *p, const uint64_t *totals);
 void probes_stop(struct probes *p);
 
 /* spool.c: frames on their way to the processor. A batch is the frame being
- * built: records are msgpack-encoded straight into its body behind a fixed
- * 16-byte head, so the event count and seq are filled in at the end. The
- * spool keeps built frames, in seq order, until the processor acks them, with
- * a cursor marking what has been sent on the current connection; seqs in the
- * spool are contiguous and only bytes bound it: the processor acks in
- * bursts, after a checkpoint. */
-/* 0x93 version, 0xcf seq(8, BE), 0xdd count(4, BE). */
-#define FRAME_HEAD_LEN 16
+ * built: records are appended, as msgpack bins, straight into its body behind
+ * the fixed frame head (common/wire.h), whose seq and event count are filled
+ * in at the end. The spool keeps built frames, in seq order, until the
+ * processor acks them, with a cursor marking what has been sent on the
+ * current connection; seqs in the spool are contiguous and only bytes bound
+ * it: the processor acks in bursts, after a checkpoint. */
 #define BATCH_MAX_EVENTS 4096
 #define BATCH_MAX_BYTES (512u << 10)
 #define BATCH_MAX_AGE_NS (20u * 1000000u)
 /* Fullness is checked after every record and every round of LOSS reports, so
- * a batch ends at most one record (<= 17 KiB encoded) past BATCH_MAX_BYTES:
- * its buffer is allocated once at this size and never grows. */
+ * a batch ends at most one record (<= 17 KiB) past BATCH_MAX_BYTES: its
+ * buffer is allocated once at this size and never grows. */
 #define BATCH_BUF_BYTES (BATCH_MAX_BYTES + (64u << 10))
 
 struct batch {
-	msgpack_sbuffer sb; /* BATCH_BUF_BYTES, reused for every frame */
-	msgpack_packer pk;
+	uint8_t *buf;      /* BATCH_BUF_BYTES, reused for every frame */
+	size_t len;
 	uint32_t events;   /* in the frame: records and LOSS reports */
 	uint32_t reports;  /* LOSS reports among them */
 	uint64_t first_ns; /* CLOCK_BOOTTIME when the first event went in */

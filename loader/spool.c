@@ -1,4 +1,4 @@
-/* Building frames ([WIRE_VERSION, seq, [events...]]) from ring-buffer
+/* Building frames ([WIRE_VERSION, seq, [records as bins...]]) from ring-buffer
  * records in one preallocated buffer and deciding when one is due (count,
  * bytes or age); keeping them, bounded in bytes, until acked. */
 #include "loader/loader.h"
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/events.h"
 #include "common/wire.h"
 
 static void put_be(uint8_t *p, uint64_t v, int n)
@@ -18,42 +19,48 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 /* The head's constant bytes are written once; seq and count per frame. */
 int batch_init(struct batch *b)
 {
-	static const uint8_t head[FRAME_HEAD_LEN] = { 0x93, WIRE_VERSION, 0xcf,
-						      [FRAME_HEAD_LEN - 5] = 0xdd };
+	static const uint8_t head[WIRE_FRAME_HEAD_LEN] = { 0x93, WIRE_VERSION, 0xcf,
+							   [WIRE_FRAME_HEAD_LEN - 5] = 0xdd };
 
-	*b = (struct batch){ .sb = { .data = malloc(BATCH_BUF_BYTES), .alloc = BATCH_BUF_BYTES } };
-	if (!b->sb.data)
+	*b = (struct batch){ .buf = malloc(BATCH_BUF_BYTES), .len = sizeof(head) };
+	if (!b->buf)
 		return -ENOMEM;
-	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
-	msgpack_sbuffer_write(&b->sb, (const char *)head, sizeof(head));
+	memcpy(b->buf, head, sizeof(head));
 	return 0;
 }
 
-static void counted(struct batch *b, uint64_t now_ns)
+/* One event: the record as a msgpack bin32. */
+static void append(struct batch *b, const void *rec, size_t len, uint64_t now_ns)
 {
+	b->buf[b->len] = 0xc6;
+	put_be(b->buf + b->len + 1, len, 4);
+	memcpy(b->buf + b->len + WIRE_EVENT_HEAD_LEN, rec, len);
+	b->len += WIRE_EVENT_HEAD_LEN + len;
 	if (!b->events++)
 		b->first_ns = now_ns;
 }
 
 int batch_add_record(struct batch *b, const void *rec, size_t len, uint64_t now_ns)
 {
-	if (wire_pack_record(&b->pk, rec, len))
+	if (wire_record_check(rec, len))
 		return -EINVAL;
-	counted(b, now_ns);
+	append(b, rec, len, now_ns);
 	return 0;
 }
 
 void batch_add_loss(struct batch *b, uint32_t kind, uint64_t total, uint64_t epoch,
 		    uint64_t now_ns)
 {
-	wire_pack_loss(&b->pk, now_ns, kind, total, epoch);
-	counted(b, now_ns);
+	struct sluice_ev_loss r = { .h = { .type = SLUICE_EV_LOSS, .size = sizeof(r), .ts_ns = now_ns },
+				    .kind = kind, .total = total, .epoch = epoch };
+
+	append(b, &r, sizeof(r), now_ns);
 	b->reports++;
 }
 
 bool batch_full(const struct batch *b)
 {
-	return b->events >= BATCH_MAX_EVENTS || b->sb.size >= BATCH_MAX_BYTES;
+	return b->events >= BATCH_MAX_EVENTS || b->len >= BATCH_MAX_BYTES;
 }
 
 bool batch_due(const struct batch *b, uint64_t now_ns)
@@ -63,7 +70,7 @@ bool batch_due(const struct batch *b, uint64_t now_ns)
 
 void batch_free(struct batch *b)
 {
-	msgpack_sbuffer_destroy(&b->sb);
+	free(b->buf);
 }
 
 void spool_init(struct spool *s, size_t limit, uint64_t first_seq)
@@ -73,11 +80,11 @@ void spool_init(struct spool *s, size_t limit, uint64_t first_seq)
 
 int spool_push(struct spool *s, struct batch *b)
 {
-	size_t len = b->sb.size;
+	size_t len = b->len;
 	uint32_t events = b->events, records = events - b->reports;
 	struct frame *f = NULL;
 
-	b->sb.size = FRAME_HEAD_LEN; /* the batch starts over either way */
+	b->len = WIRE_FRAME_HEAD_LEN; /* the batch starts over either way */
 	b->events = b->reports = 0;
 	if (s->bytes + len > s->limit || !(f = malloc(sizeof(*f) + len))) {
 		s->dropped_frames++;
@@ -85,9 +92,9 @@ int spool_push(struct spool *s, struct batch *b)
 		return -ENOSPC;
 	}
 	*f = (struct frame){ .seq = s->next_seq++, .events = records, .len = len };
-	memcpy(f->buf, b->sb.data, len);
+	memcpy(f->buf, b->buf, len);
 	put_be(f->buf + 3, f->seq, 8);
-	put_be(f->buf + FRAME_HEAD_LEN - 4, events, 4);
+	put_be(f->buf + WIRE_FRAME_HEAD_LEN - 4, events, 4);
 	if (s->tail)
 		s->tail->next = f;
 	else

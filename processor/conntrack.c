@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/events.h"
+#include "common/records.h"
 
 enum { CONN_DIRTY = 1, CONN_SAVED = 2 };
 

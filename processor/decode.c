@@ -1,16 +1,27 @@
 /* Frame and event decoding with every field's type, range and length
  * checked. A malformed event is skipped and counted; the events around it
- * still count. A malformed frame header rejects the whole frame. */
+ * still count. A malformed frame header rejects the whole frame. Version 4
+ * events are Contract-1 records in a bin (dec_record); versions 1..3 are
+ * msgpack arrays of fields (dec_event_v3). */
 #include "processor/decode.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
 #include "processor/mpack.h"
+
+/* Items per event type, header included: what version 3 wrote. */
+const uint8_t wire_v3_items[SLUICE_EV_MAX + 1] = {
+	[SLUICE_EV_EXEC] = 4 + 10,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
+	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 3,
+	[SLUICE_EV_LISTEN] = 4 + 6,	[SLUICE_EV_DNS] = 4 + 10, [SLUICE_EV_FLOW] = 4 + 13,
+};
 
 /* The fewest items an event may have: version 1's counts (header included). */
 static const uint8_t wire_event_items_min[SLUICE_EV_MAX + 1] = {
@@ -72,7 +83,7 @@ static bool dec_exec_v2(struct mpack *m, struct wire_event *ev, uint32_t items)
 {
 	ev->exec.cmdline = NULL;
 	ev->exec.cmdline_len = 0;
-	if (items < wire_event_items[SLUICE_EV_EXEC])
+	if (items < wire_v3_items[SLUICE_EV_EXEC])
 		return items == wire_event_items_min[SLUICE_EV_EXEC];
 	return mpack_bin(m, &ev->exec.cmdline, &ev->exec.cmdline_len, SLUICE_CMDLINE_LEN) &&
 	       dec_flags(m, ev);
@@ -141,7 +152,7 @@ static bool dec_loss(struct mpack *m, struct wire_event *ev, uint32_t items)
 {
 	ev->loss.epoch = 0;
 	return dec_u32(m, &ev->loss.kind, SLUICE_LOSS_MAX - 1) && mpack_uint(m, &ev->loss.total) &&
-	       (items < wire_event_items[SLUICE_EV_LOSS] || mpack_uint(m, &ev->loss.epoch));
+	       (items < wire_v3_items[SLUICE_EV_LOSS] || mpack_uint(m, &ev->loss.epoch));
 }
 
 static bool dec_listen(struct mpack *m, struct wire_event *ev)
@@ -224,26 +235,240 @@ static bool dec_body(struct mpack *m, struct wire_event *ev, uint32_t items)
 	return false;
 }
 
-static bool dec_event(struct mpack *m, struct wire_event *ev)
+static bool dec_event_v3(struct mpack *m, struct wire_event *ev)
 {
 	uint32_t items;
 
 	if (!dec_header(m, ev, &items) || !dec_body(m, ev, items))
 		return false;
 	/* items a newer loader appended: skipped, whatever their type */
-	for (uint32_t i = wire_event_items[ev->type]; i < items; i++)
+	for (uint32_t i = wire_v3_items[ev->type]; i < items; i++)
 		if (!mpack_skip(m))
 			return false;
 	return true;
 }
 
-static int dec_frame_header(struct mpack *m, uint64_t *seq, uint32_t *nevents)
+/* ---- version 4: one record per bin ---- */
+
+union record {
+	struct sluice_ev_header h;
+	struct sluice_ev_exec exec;
+	struct sluice_ev_exit exit;
+	struct sluice_ev_conn_open open;
+	struct sluice_ev_conn_close close;
+	struct sluice_ev_data data;
+	struct sluice_ev_loss loss;
+	struct sluice_ev_listen listen;
+	struct sluice_ev_dns dns;
+	struct sluice_ev_flow flow;
+};
+
+/* The layout each type has in this version: a record is at least this long
+ * (DATA: exactly this plus its payload). */
+static const uint16_t rec_size[SLUICE_EV_MAX + 1] = {
+	[SLUICE_EV_EXEC] = sizeof(struct sluice_ev_exec),
+	[SLUICE_EV_EXIT] = sizeof(struct sluice_ev_exit),
+	[SLUICE_EV_CONN_OPEN] = sizeof(struct sluice_ev_conn_open),
+	[SLUICE_EV_CONN_CLOSE] = sizeof(struct sluice_ev_conn_close),
+	[SLUICE_EV_DATA] = sizeof(struct sluice_ev_data),
+	[SLUICE_EV_LOSS] = sizeof(struct sluice_ev_loss),
+	[SLUICE_EV_LISTEN] = sizeof(struct sluice_ev_listen),
+	[SLUICE_EV_DNS] = sizeof(struct sluice_ev_dns),
+	[SLUICE_EV_FLOW] = sizeof(struct sluice_ev_flow),
+};
+
+static bool inet(uint8_t family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+static bool l4(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+/* A fixed-size, NUL-padded name in the record: up to its first NUL. */
+static void name(const uint8_t *p, size_t max, const uint8_t **out, uint32_t *len)
+{
+	*out = p;
+	*len = (uint32_t)strnlen((const char *)p, max);
+}
+
+/* Scalars are read from an aligned copy of the record's fixed part; byte
+ * arrays (names, addresses, payloads) are pointed at in the frame. */
+#define AT(field) (p + offsetof(union record, field))
+
+static bool rec_exec(const uint8_t *p, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_exec *x = &r->exec;
+
+	if (x->cmdline_len > SLUICE_CMDLINE_LEN)
+		return false;
+	ev->flags = r->h.flags;
+	ev->exec.ppid = x->ppid;
+	ev->exec.uid = x->uid;
+	ev->exec.pidns_ino = x->pidns_ino;
+	ev->exec.ns_pid = x->ns_pid;
+	ev->exec.cgroup_id = x->cgroup_id;
+	ev->exec.start_ns = x->start_ns;
+	name(AT(exec.comm), SLUICE_COMM_LEN, &ev->exec.comm, &ev->exec.comm_len);
+	name(AT(exec.exe), SLUICE_EXE_LEN, &ev->exec.exe, &ev->exec.exe_len);
+	ev->exec.cmdline = AT(exec.cmdline);
+	ev->exec.cmdline_len = x->cmdline_len;
+	return true;
+}
+
+static bool rec_open(const uint8_t *p, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_conn_open *o = &r->open;
+
+	if (o->role > SLUICE_ROLE_SERVER || !inet(o->family))
+		return false;
+	ev->open.conn_id = o->conn_id;
+	ev->open.role = o->role;
+	ev->open.family = o->family;
+	ev->open.lport = o->lport;
+	ev->open.rport = o->rport;
+	ev->open.netns = o->netns;
+	ev->open.laddr = AT(open.laddr);
+	ev->open.raddr = AT(open.raddr);
+	name(AT(open.comm), SLUICE_COMM_LEN, &ev->open.comm, &ev->open.comm_len);
+	return true;
+}
+
+static bool rec_data(const uint8_t *p, uint32_t n, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_data *d = &r->data;
+
+	if (d->direction > SLUICE_DIR_INGRESS || !d->syscall || d->syscall > SLUICE_SYS_MAX ||
+	    d->cap_len > d->full_len || d->cap_len > SLUICE_CAPTURE_MAX ||
+	    n != sizeof(*d) + d->cap_len)
+		return false;
+	ev->data.conn_id = d->conn_id;
+	ev->data.pos = d->pos;
+	ev->data.direction = d->direction;
+	ev->data.syscall = d->syscall;
+	ev->data.full_len = d->full_len;
+	ev->data.cap_len = d->cap_len;
+	ev->data.payload = AT(data.payload);
+	return true;
+}
+
+static bool rec_listen(const uint8_t *p, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_listen *l = &r->listen;
+
+	if (!inet(l->family) || l->listening > 1)
+		return false;
+	ev->flags = r->h.flags;
+	ev->listen.family = l->family;
+	ev->listen.listening = l->listening;
+	ev->listen.port = l->port;
+	ev->listen.netns = l->netns;
+	ev->listen.addr = AT(listen.addr);
+	return true;
+}
+
+static bool rec_dns(const uint8_t *p, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_dns *d = &r->dns;
+
+	if (!inet(d->family) || !l4(d->proto) || d->direction > SLUICE_DIR_INGRESS ||
+	    d->cap_len > SLUICE_DNS_CAP || d->cap_len > d->full_len)
+		return false;
+	ev->dns.family = d->family;
+	ev->dns.proto = d->proto;
+	ev->dns.direction = d->direction;
+	ev->dns.sport = d->sport;
+	ev->dns.dport = d->dport;
+	ev->dns.full_len = d->full_len;
+	ev->dns.cap_len = d->cap_len;
+	ev->dns.cgroup_id = d->cgroup_id;
+	ev->dns.saddr = AT(dns.saddr);
+	ev->dns.daddr = AT(dns.daddr);
+	ev->dns.payload = AT(dns.payload);
+	return true;
+}
+
+static bool rec_flow(const uint8_t *p, const union record *r, struct wire_event *ev)
+{
+	const struct sluice_ev_flow *f = &r->flow;
+
+	if (!inet(f->k.family) || !l4(f->k.proto))
+		return false;
+	ev->flow.family = f->k.family;
+	ev->flow.proto = f->k.proto;
+	ev->flow.lport = f->k.lport;
+	ev->flow.rport = f->k.rport;
+	ev->flow.cgroup_id = f->k.cgroup_id;
+	ev->flow.conn_id = f->v.conn_id;
+	ev->flow.bytes_out = f->v.bytes_out;
+	ev->flow.bytes_in = f->v.bytes_in;
+	ev->flow.pkts_out = f->v.pkts_out;
+	ev->flow.pkts_in = f->v.pkts_in;
+	ev->flow.laddr = AT(flow.k.laddr);
+	ev->flow.raddr = AT(flow.k.raddr);
+	name(AT(flow.v.comm), SLUICE_COMM_LEN, &ev->flow.comm, &ev->flow.comm_len);
+	return true;
+}
+
+static bool dec_record(const uint8_t *p, uint32_t n, struct wire_event *ev)
+{
+	union record r;
+
+	if (n < sizeof(r.h))
+		return false;
+	memcpy(&r.h, p, sizeof(r.h));
+	if (!r.h.type || r.h.type > SLUICE_EV_MAX || r.h.size != n || n < rec_size[r.h.type] ||
+	    (r.h.flags & ~SLUICE_FLAG_SNAPSHOT))
+		return false;
+	memcpy(&r, p, rec_size[r.h.type]);
+	ev->type = (uint8_t)r.h.type;
+	ev->flags = 0;
+	ev->ts_ns = r.h.ts_ns;
+	ev->tgid = r.h.tgid;
+	ev->tid = r.h.tid;
+	switch (r.h.type) {
+	case SLUICE_EV_EXEC: return rec_exec(p, &r, ev);
+	case SLUICE_EV_EXIT:
+		ev->exit.code = r.exit.exit_code;
+		ev->exit.start_ns = r.exit.start_ns;
+		return true;
+	case SLUICE_EV_CONN_OPEN: return rec_open(p, &r, ev);
+	case SLUICE_EV_CONN_CLOSE:
+		ev->close.conn_id = r.close.conn_id;
+		ev->close.bytes_sent = r.close.bytes_sent;
+		ev->close.bytes_recv = r.close.bytes_recv;
+		return true;
+	case SLUICE_EV_DATA: return rec_data(p, n, &r, ev);
+	case SLUICE_EV_LOSS:
+		ev->loss.kind = r.loss.kind; /* bounded: consumers index their totals with it */
+		ev->loss.total = r.loss.total;
+		ev->loss.epoch = r.loss.epoch;
+		return r.loss.kind < SLUICE_LOSS_MAX;
+	case SLUICE_EV_LISTEN: return rec_listen(p, &r, ev);
+	case SLUICE_EV_DNS: return rec_dns(p, &r, ev);
+	case SLUICE_EV_FLOW: return rec_flow(p, &r, ev);
+	}
+	return false;
+}
+
+static bool dec_event(struct mpack *m, uint64_t version, struct wire_event *ev)
+{
+	const uint8_t *rec;
+	uint32_t n;
+
+	if (version < 4)
+		return dec_event_v3(m, ev);
+	return mpack_bin(m, &rec, &n, SLUICE_RECORD_MAX) && dec_record(rec, n, ev);
+}
+
+static int dec_frame_header(struct mpack *m, uint64_t *version, uint64_t *seq, uint32_t *nevents)
 {
 	uint32_t items;
-	uint64_t version;
 
-	if (!mpack_array(m, &items) || items != 3 || !mpack_uint(m, &version) || version < 1 ||
-	    version > WIRE_VERSION || !mpack_uint(m, seq) || !mpack_array(m, nevents) ||
+	if (!mpack_array(m, &items) || items != 3 || !mpack_uint(m, version) || *version < 1 ||
+	    *version > WIRE_VERSION || !mpack_uint(m, seq) || !mpack_array(m, nevents) ||
 	    *nevents > WIRE_MAX_EVENTS)
 		return -EPROTO;
 	return 0;
@@ -254,11 +479,12 @@ int decode_frame(const void *buf, size_t len, uint64_t done_seq, uint64_t *seq,
 {
 	struct mpack m;
 	struct wire_event ev;
+	uint64_t version;
 	uint32_t n;
 	int delivered = 0;
 
 	mpack_init(&m, buf, len);
-	if (len > WIRE_MAX_FRAME || dec_frame_header(&m, seq, &n) < 0) {
+	if (len > WIRE_MAX_FRAME || dec_frame_header(&m, &version, seq, &n) < 0) {
 		st->bad_frames++;
 		return -EPROTO;
 	}
@@ -270,7 +496,7 @@ int decode_frame(const void *buf, size_t len, uint64_t done_seq, uint64_t *seq,
 	for (uint32_t i = 0; i < n; i++) {
 		struct mpack start = m;
 
-		if (dec_event(&m, &ev)) {
+		if (dec_event(&m, version, &ev)) {
 			fn(ctx, &ev);
 			delivered++;
 			continue;
@@ -285,4 +511,13 @@ int decode_frame(const void *buf, size_t len, uint64_t done_seq, uint64_t *seq,
 	}
 	st->events += (uint64_t)delivered;
 	return delivered;
+}
+
+void wire_ack_encode(uint8_t out[WIRE_ACK_LEN], uint64_t seq)
+{
+	out[0] = 0x92;
+	out[1] = WIRE_ACK_VERSION;
+	out[2] = 0xcf;
+	for (int i = 0; i < 8; i++)
+		out[3 + i] = (uint8_t)(seq >> (56 - 8 * i));
 }

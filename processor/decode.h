@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/wire.h"
+
 struct wire_event {
 	uint8_t type;   /* enum sluice_event_type */
 	uint16_t flags; /* SLUICE_FLAG_SNAPSHOT (EXEC, LISTEN); 0 for other types */
@@ -83,6 +85,9 @@ struct decode_stats {
 	uint64_t replays;       /* frames skipped: seq already processed */
 };
 
+/* Items per event type in a version 3 frame, header included. */
+extern const uint8_t wire_v3_items[10];
+
 typedef void (*decode_event_fn)(void *ctx, const struct wire_event *ev);
 
 /* Decodes one frame (versions 1..WIRE_VERSION); calls fn for each valid event
@@ -93,5 +98,8 @@ typedef void (*decode_event_fn)(void *ctx, const struct wire_event *ev);
  * then. *seq is set whenever the header is valid. */
 int decode_frame(const void *buf, size_t len, uint64_t done_seq, uint64_t *seq,
 		 decode_event_fn fn, void *ctx, struct decode_stats *st);
+
+/* The ack for seq (common/wire.h): the one message the processor sends. */
+void wire_ack_encode(uint8_t out[WIRE_ACK_LEN], uint64_t seq);
 
 #endif

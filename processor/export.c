@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/log.h"
 #include "processor/metrics.h"
 #include "processor/names.h"

@@ -17,7 +17,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/cgroup.h"
 #include "processor/metrics.h"
 #include "processor/names.h"

@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/log.h"
 #include "processor/dns.h"
 #include "processor/metrics.h"

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "common/events.h"
+#include "common/records.h"
 
 void output_json_str(FILE *f, const char *s)
 {

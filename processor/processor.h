@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/conntrack.h"
 #include "processor/decode.h"
 #include "processor/output.h"

@@ -18,7 +18,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/log.h"
 #include "processor/cgroup.h"
 #include "processor/output.h"

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
+#include "tests/tools/wire_pack.h"
 
 enum { STEP_OPEN, STEP_REQ, STEP_RESP, STEP_CLOSE, STEP_IDLE };
 

@@ -1,8 +1,9 @@
 /* Synthetic event streams for the benchmarks: server-side HTTP/1.1
  * keep-alive traffic as the probes would see it (CONN_OPEN, request DATA,
- * response DATA, ..., CONN_CLOSE), built as common/events.h records and
- * encoded by the loader's own encoder (common/wire_enc.c) into batch frames
- * shaped exactly like loader/batch.c's. Used by tests/tools/frame_gen.c
+ * response DATA, ..., CONN_CLOSE), built as common/records.h records and
+ * framed as the loader frames them (version 4: each record as a bin, after
+ * the loader's own header check, tests/tools/wire_pack.c) into batch frames
+ * shaped like loader/spool.c's. Used by tests/tools/frame_gen.c
  * (a synthetic loader) and tests/bench/proc_bench.c. */
 #ifndef SLUICE_EVGEN_H
 #define SLUICE_EVGEN_H
@@ -13,7 +14,7 @@
 
 #include <msgpack.h>
 
-/* The loader's batch bounds (loader/batch.h): frames look like its frames. */
+/* The loader's batch bounds (loader/loader.h): frames look like its frames. */
 #define EVGEN_FRAME_EVENTS 4096
 #define EVGEN_FRAME_BYTES (512u << 10)
 #define EVGEN_HEAD_LEN 16

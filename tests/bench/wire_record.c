@@ -10,6 +10,7 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "common/wire.h"
+#include "processor/decode.h"
 
 static volatile sig_atomic_t stop;
 

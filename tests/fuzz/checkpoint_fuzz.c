@@ -21,9 +21,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "tests/tools/wire_pack.h"
 #include "processor/checkpoint.h"
 #include "tests/unit/frame_build.h"
 

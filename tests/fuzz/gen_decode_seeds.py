@@ -57,6 +57,49 @@ seeds = {
                                      str_(b"curl"), str_(b"/usr/bin/curl")]),
                            ev(2, 2, [u(0), u(9)])]),
 }
+
+
+# Version 4 (what the loader sends now): each event a bin holding one
+# Contract-1 record in the host's (little-endian) layout, common/records.h.
+def rec(t, ts, body, flags=0, tgid=100):
+    return bin_(struct.pack("<HHIQII", t, flags, 24 + len(body), ts, tgid, tgid) + body)
+
+
+def open4(cid, role):
+    return rec(3, 1, struct.pack("<QBBHHHII16s16s16s", cid, role, 2, 8080, 40000, 0,
+                                 4026531840, 0, b"\x7f\0\0\x01", b"\x7f\0\0\x01", b"nginx"))
+
+
+def data4(cid, ts, direction, pos, payload, full=None):
+    return rec(5, ts, struct.pack("<QQIIBBHI", cid, pos, full or len(payload), len(payload),
+                                  direction, 1, 0, 0) + payload)
+
+
+def close4(cid, ts, sent, recv):
+    return rec(4, ts, struct.pack("<QQQ", cid, sent, recv))
+
+
+def loss4(kind, total, epoch):
+    return rec(6, 9, struct.pack("<IIQQ", kind, 0, total, epoch), tgid=0)
+
+
+def exec4(ts):
+    return rec(1, ts, struct.pack("<IIQIIQ16s256sII256s", 1, 0, 5, 4026531836, 100, 9, b"curl",
+                                  b"/usr/bin/curl", 8, 0, b"curl\0-s\0"), flags=1)
+
+
+def frame4(seq, events):
+    return b"\x93\x04" + u(seq) + arr(events)
+
+
+seeds.update({
+    "v4_server_get": frame4(11, [open4(17, 2), data4(17, 2, 1, 0, req), data4(17, 3, 0, 0, resp),
+                                 close4(17, 4, len(resp), len(req))]),
+    "v4_pipelined_loss": frame4(12, [open4(18, 2), data4(18, 2, 1, 0, req * 3),
+                                     data4(18, 3, 0, 0, resp * 3), loss4(0, 12, 1700000000)]),
+    "v4_exec_chunked": frame4(13, [exec4(1), open4(19, 1), data4(19, 2, 0, 0, req),
+                                   data4(19, 3, 1, 0, chunked)]),
+})
 os.makedirs("tests/fuzz/corpus/decode", exist_ok=True)
 for name, blob in seeds.items():
     with open(os.path.join("tests/fuzz/corpus/decode", name), "wb") as f:

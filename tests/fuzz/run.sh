@@ -22,7 +22,7 @@ targets=("$@")
 
 # What each target links besides itself: every processor source the parsers
 # live in (the linker drops what a target does not use).
-SRCS=$(ls processor/*.c common/log.c common/wire_enc.c | grep -v -e processor/main.c -e processor/sluicectl.c -e processor/service.c)
+SRCS=$(ls processor/*.c common/log.c common/wire.c tests/tools/wire_pack.c tests/tools/wire_v3.c | grep -v -e processor/main.c -e processor/sluicectl.c -e processor/service.c)
 fails=0
 for t in "${targets[@]}"; do
 	name=${t%_fuzz}

@@ -34,7 +34,7 @@ stop_processor() {
 }
 
 cc -O1 -g -I"$TOP" -D_GNU_SOURCE -Wall -Wextra -Werror "$TOP/tests/tools/evil_loader.c" \
-	"$TOP/common/wire_enc.c" -o "$T/evil-loader" -lnng -lmsgpackc || exit 1
+	"$TOP/tests/tools/wire_pack.c" "$TOP/common/wire.c" -o "$T/evil-loader" -lnng -lmsgpackc || exit 1
 mkdir -m 0777 "$T/sock"
 
 # A listener that is not root: refused, whatever it sends.

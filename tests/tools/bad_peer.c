@@ -14,6 +14,7 @@
 #include <nng/protocol/pair1/pair.h>
 
 #include "common/wire.h"
+#include "processor/decode.h"
 
 static void send_one(nng_socket s, const void *buf, size_t len)
 {

@@ -26,8 +26,9 @@
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/util/platform.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
+#include "tests/tools/wire_pack.h"
 
 #define CONN_ID 4242
 
@@ -166,6 +167,16 @@ static int send_bad_events(nng_socket s, msgpack_sbuffer *sb, msgpack_packer *pk
 		msgpack_pack_uint64(pk, 1);
 	msgpack_sbuffer_write(sb, (const char *)huge_bin, sizeof(huge_bin)); /* 4 GB payload */
 	send_sb(s, sb, 0), n++;
+	/* version 4 records whose header is fine but whose fields are not */
+	struct sluice_ev_conn_open o = { .h = { SLUICE_EV_CONN_OPEN, 0, sizeof(o), 1, 77, 77 },
+					 .conn_id = CONN_ID + 1, .family = 99 };
+	struct sluice_ev_data d = { .h = { SLUICE_EV_DATA, 0, sizeof(d), 1, 77, 77 },
+				    .conn_id = CONN_ID, .full_len = 1, .cap_len = 1, .syscall = 1 };
+	frame_head(pk, WIRE_VERSION, 103, 3);
+	wire_pack_record(pk, &o, sizeof(o)), n++;                        /* no such family */
+	wire_pack_record(pk, &d, sizeof(d)), n++;                        /* 1 byte claimed, 0 there */
+	msgpack_pack_bin(pk, sizeof(o) - 8), msgpack_pack_bin_body(pk, &o, sizeof(o) - 8), n++;
+	send_sb(s, sb, 0);                                               /* shorter than its type */
 	printf("sent %d bad events\n", n);
 	return n;
 }

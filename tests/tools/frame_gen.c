@@ -33,8 +33,9 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
+#include "tests/tools/wire_pack.h"
 #include "tests/bench/evgen.h"
 
 #define FLUSH_AGE_NS 20000000ull /* the loader's BATCH_MAX_AGE_NS */

@@ -1,40 +1,26 @@
 /* wire-dump: a debugging stand-in for the processor. Dials the loader's
- * socket, decodes batch frames generically with msgpack, prints one line per
- * event and acks every frame. Not a validator: processor/decode.c is. */
+ * socket, decodes batch frames with the processor's own decoder
+ * (processor/decode.c: what it rejects is counted, not printed), prints one
+ * line per event with the version 3 field names and acks every frame. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <msgpack.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
+#include "processor/decode.h"
 
 static const char *const names[SLUICE_EV_MAX + 1] = { "?", "EXEC", "EXIT", "CONN_OPEN",
 						      "CONN_CLOSE", "DATA", "LOSS", "LISTEN",
 						      "DNS", "FLOW" };
-/* Field names after the 4 header items, per type. */
-static const char *const fields[SLUICE_EV_MAX + 1][13] = {
-	[SLUICE_EV_EXEC] = { "ppid", "uid", "cgroup", "pidns", "nspid", "start", "comm", "exe",
-			     "cmdline", "flags" },
-	[SLUICE_EV_EXIT] = { "code", "start" },
-	[SLUICE_EV_CONN_OPEN] = { "conn", "role", "family", "laddr", "lport", "raddr", "rport",
-				  "netns", "comm" },
-	[SLUICE_EV_CONN_CLOSE] = { "conn", "sent", "recv" },
-	[SLUICE_EV_DATA] = { "conn", "dir", "sys", "pos", "full", "payload" },
-	[SLUICE_EV_LOSS] = { "kind", "total", "epoch" },
-	[SLUICE_EV_LISTEN] = { "family", "addr", "port", "netns", "listening", "flags" },
-	[SLUICE_EV_DNS] = { "family", "proto", "dir", "saddr", "sport", "daddr", "dport", "cgroup",
-			    "full", "payload" },
-	[SLUICE_EV_FLOW] = { "family", "proto", "laddr", "lport", "raddr", "rport", "cgroup", "conn",
-			     "bytes_out", "bytes_in", "pkts_out", "pkts_in", "comm" },
-};
 
 static volatile sig_atomic_t stop;
 static int show_bytes = 64;
@@ -46,95 +32,125 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void print_bin(const char *name, const msgpack_object_bin *b)
+static void u(const char *name, unsigned long long v)
+{
+	printf(" %s=%llu", name, v);
+}
+
+static void str(const char *name, const uint8_t *p, uint32_t n)
+{
+	printf(" %s=\"%.*s\"", name, (int)n, (const char *)p);
+}
+
+static void addr(const char *name, uint8_t family, const uint8_t *p)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (!strcmp(name, "cmdline")) { /* argv is NUL-separated: show spaces */
-		printf(" cmdline=\"");
-		for (uint32_t i = 0; i < b->size; i++)
-			putchar(b->ptr[i] ? (isprint((unsigned char)b->ptr[i]) ? b->ptr[i] : '.') : ' ');
-		printf("\"");
-		return;
-	}
-	if (strcmp(name, "payload")) {
-		inet_ntop(b->size == 4 ? AF_INET : AF_INET6, b->ptr, ip, sizeof(ip));
-		printf(" %s=%s", name, b->size == 4 || b->size == 16 ? ip : "?");
-		return;
-	}
-	printf(" cap=%u \"", b->size);
-	for (uint32_t i = 0; i < b->size && (int)i < show_bytes; i++) {
-		unsigned char c = (unsigned char)b->ptr[i];
+	inet_ntop(family, p, ip, sizeof(ip));
+	printf(" %s=%s", name, ip);
+}
 
-		if (c == '\r' || c == '\n')
-			printf("\\%c", c == '\r' ? 'r' : 'n');
+static void payload(const uint8_t *p, uint32_t n)
+{
+	printf(" cap=%u \"", n);
+	for (uint32_t i = 0; i < n && (int)i < show_bytes; i++) {
+		if (p[i] == '\r' || p[i] == '\n')
+			printf("\\%c", p[i] == '\r' ? 'r' : 'n');
 		else
-			putchar(isprint(c) ? c : '.');
+			putchar(isprint(p[i]) ? p[i] : '.');
 	}
 	printf("\"");
 }
 
-static void print_item(const char *name, const msgpack_object *o)
+static void print_event(void *ctx, const struct wire_event *e)
 {
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: printf(" %s=%llu", name, (unsigned long long)o->via.u64); break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: printf(" %s=%lld", name, (long long)o->via.i64); break;
-	case MSGPACK_OBJECT_STR: printf(" %s=\"%.*s\"", name, (int)o->via.str.size, o->via.str.ptr); break;
-	case MSGPACK_OBJECT_BIN: print_bin(name, &o->via.bin); break;
-	default: printf(" %s=<type %d>", name, o->type);
-	}
-}
-
-static void print_event(uint64_t seq, const msgpack_object *ev)
-{
-	const msgpack_object *it = ev->via.array.ptr;
-	uint64_t type;
-
-	if (ev->type != MSGPACK_OBJECT_ARRAY || ev->via.array.size < 4 ||
-	    it[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || (type = it[0].via.u64) > SLUICE_EV_MAX || !type) {
-		printf("seq=%llu malformed event\n", (unsigned long long)seq);
+	(void)ctx;
+	if (quiet && e->type != SLUICE_EV_LOSS)
 		return;
+	printf("%-10s ts=%llu tgid=%u tid=%u", names[e->type], (unsigned long long)e->ts_ns, e->tgid,
+	       e->tid);
+	switch (e->type) {
+	case SLUICE_EV_EXEC:
+		u("ppid", e->exec.ppid), u("uid", e->exec.uid), u("cgroup", e->exec.cgroup_id);
+		u("pidns", e->exec.pidns_ino), u("nspid", e->exec.ns_pid), u("start", e->exec.start_ns);
+		str("comm", e->exec.comm, e->exec.comm_len), str("exe", e->exec.exe, e->exec.exe_len);
+		printf(" cmdline=\""); /* argv is NUL-separated: show spaces */
+		for (uint32_t i = 0; i < e->exec.cmdline_len; i++)
+			putchar(e->exec.cmdline[i] ? (isprint(e->exec.cmdline[i]) ? e->exec.cmdline[i] : '.')
+						   : ' ');
+		printf("\"");
+		u("flags", e->flags);
+		break;
+	case SLUICE_EV_EXIT:
+		printf(" code=%d", e->exit.code), u("start", e->exit.start_ns);
+		break;
+	case SLUICE_EV_CONN_OPEN:
+		u("conn", e->open.conn_id), u("role", e->open.role), u("family", e->open.family);
+		addr("laddr", e->open.family, e->open.laddr), u("lport", e->open.lport);
+		addr("raddr", e->open.family, e->open.raddr), u("rport", e->open.rport);
+		u("netns", e->open.netns), str("comm", e->open.comm, e->open.comm_len);
+		break;
+	case SLUICE_EV_CONN_CLOSE:
+		u("conn", e->close.conn_id), u("sent", e->close.bytes_sent), u("recv", e->close.bytes_recv);
+		break;
+	case SLUICE_EV_DATA:
+		u("conn", e->data.conn_id), u("dir", e->data.direction), u("sys", e->data.syscall);
+		u("pos", e->data.pos), u("full", e->data.full_len);
+		payload(e->data.payload, e->data.cap_len);
+		break;
+	case SLUICE_EV_LOSS:
+		u("kind", e->loss.kind), u("total", e->loss.total), u("epoch", e->loss.epoch);
+		break;
+	case SLUICE_EV_LISTEN:
+		u("family", e->listen.family), addr("addr", e->listen.family, e->listen.addr);
+		u("port", e->listen.port), u("netns", e->listen.netns);
+		u("listening", e->listen.listening), u("flags", e->flags);
+		break;
+	case SLUICE_EV_DNS:
+		u("family", e->dns.family), u("proto", e->dns.proto), u("dir", e->dns.direction);
+		addr("saddr", e->dns.family, e->dns.saddr), u("sport", e->dns.sport);
+		addr("daddr", e->dns.family, e->dns.daddr), u("dport", e->dns.dport);
+		u("cgroup", e->dns.cgroup_id), u("full", e->dns.full_len);
+		payload(e->dns.payload, e->dns.cap_len);
+		break;
+	case SLUICE_EV_FLOW:
+		u("family", e->flow.family), u("proto", e->flow.proto);
+		addr("laddr", e->flow.family, e->flow.laddr), u("lport", e->flow.lport);
+		addr("raddr", e->flow.family, e->flow.raddr), u("rport", e->flow.rport);
+		u("cgroup", e->flow.cgroup_id), u("conn", e->flow.conn_id);
+		u("bytes_out", e->flow.bytes_out), u("bytes_in", e->flow.bytes_in);
+		u("pkts_out", e->flow.pkts_out), u("pkts_in", e->flow.pkts_in);
+		str("comm", e->flow.comm, e->flow.comm_len);
+		break;
 	}
-	printf("%-10s ts=%llu tgid=%llu tid=%llu", names[type], (unsigned long long)it[1].via.u64,
-	       (unsigned long long)it[2].via.u64, (unsigned long long)it[3].via.u64);
-	for (uint32_t i = 4; i < ev->via.array.size && i < 17; i++)
-		print_item(fields[type][i - 4] ? fields[type][i - 4] : "?", &it[i]);
-	if (ev->via.array.size != wire_event_items[type])
-		printf(" [expected %u items]", wire_event_items[type]);
 	putchar('\n');
 }
 
-/* Prints a frame's events; returns its seq, or 0 when malformed. */
+static void count_loss(void *ctx, const struct wire_event *e)
+{
+	*(uint32_t *)ctx += e->type == SLUICE_EV_LOSS;
+}
+
+/* Prints a frame's line, then its events; returns its seq, or 0 when the
+ * frame was rejected. */
 static uint64_t dump_frame(const char *buf, size_t len, uint64_t *nevents)
 {
-	msgpack_unpacked u;
-	size_t off = 0;
+	struct decode_stats st = { 0 }, again = { 0 };
+	uint32_t loss = 0;
 	uint64_t seq = 0;
+	int n = decode_frame(buf, len, 0, &seq, count_loss, &loss, &st);
 
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, buf, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 3 &&
-	    u.data.via.array.ptr[2].type == MSGPACK_OBJECT_ARRAY && off == len) {
-		const msgpack_object_array *evs = &u.data.via.array.ptr[2].via.array;
-
-		uint32_t loss = 0;
-
-		seq = u.data.via.array.ptr[1].via.u64;
-		for (uint32_t i = 0; i < evs->size; i++)
-			loss += evs->ptr[i].type == MSGPACK_OBJECT_ARRAY && evs->ptr[i].via.array.size &&
-				evs->ptr[i].via.array.ptr[0].via.u64 == SLUICE_EV_LOSS;
-		printf("# frame seq=%llu events=%u bytes=%zu loss=%u\n", (unsigned long long)seq,
-		       evs->size, len, loss);
-		for (uint32_t i = 0; i < evs->size; i++)
-			if (!quiet || (evs->ptr[i].type == MSGPACK_OBJECT_ARRAY &&
-				       evs->ptr[i].via.array.size &&
-				       evs->ptr[i].via.array.ptr[0].via.u64 == SLUICE_EV_LOSS))
-				print_event(seq, &evs->ptr[i]);
-		*nevents += evs->size;
-	} else {
+	if (n < 0) {
 		printf("# malformed frame of %zu bytes\n", len);
+		return 0;
 	}
-	msgpack_unpacked_destroy(&u);
+	printf("# frame seq=%llu events=%llu bytes=%zu loss=%u", (unsigned long long)seq,
+	       (unsigned long long)(st.events + st.bad_events), len, loss);
+	if (st.bad_events)
+		printf(" bad=%llu", (unsigned long long)st.bad_events);
+	putchar('\n');
+	decode_frame(buf, len, 0, &seq, print_event, NULL, &again);
+	*nevents += st.events + st.bad_events;
 	return seq;
 }
 

@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "common/wire.h"
+#include "tests/tools/wire_pack.h"
 #include "processor/checkpoint.h"
 #include "tests/unit/frame_build.h"
 #include "tests/unit/harness.h"

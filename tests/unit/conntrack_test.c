@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/conntrack.h"
 #include "tests/unit/harness.h"
 

@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/metrics.h"
 #include "processor/names.h"
 #include "processor/store.h"

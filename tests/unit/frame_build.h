@@ -11,13 +11,13 @@
 
 #include "common/wire.h"
 
-static inline size_t test_frame(uint8_t *out, size_t cap, uint64_t seq,
-				const msgpack_sbuffer *body, uint32_t count)
+static inline size_t test_frame_v(uint8_t *out, size_t cap, uint8_t version, uint64_t seq,
+				  const msgpack_sbuffer *body, uint32_t count)
 {
 	size_t n = 0;
 
 	out[n++] = 0x93;
-	out[n++] = WIRE_VERSION;
+	out[n++] = version;
 	out[n++] = 0xcf;
 	for (int i = 7; i >= 0; i--)
 		out[n++] = (uint8_t)(seq >> (8 * i));
@@ -28,6 +28,12 @@ static inline size_t test_frame(uint8_t *out, size_t cap, uint64_t seq,
 		abort();
 	memcpy(out + n, body->data, body->size);
 	return n + body->size;
+}
+
+static inline size_t test_frame(uint8_t *out, size_t cap, uint64_t seq,
+				const msgpack_sbuffer *body, uint32_t count)
+{
+	return test_frame_v(out, cap, WIRE_VERSION, seq, body, count);
 }
 
 #endif

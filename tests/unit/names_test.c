@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/store.h"
 #include "tests/unit/db_query.h"
 #include "tests/unit/harness.h"

@@ -16,7 +16,7 @@
 
 #include <sqlite3.h>
 
-#include "common/events.h"
+#include "common/records.h"
 #include "processor/cgroup.h"
 #include "tests/unit/db_query.h"
 #include "tests/unit/harness.h"

@@ -1,7 +1,9 @@
-/* Encoder side of contract 2 (common/wire.h): ring-buffer records to msgpack
- * events, and the fixed 11-byte ack. Linked by the loader (privileged), so it
- * validates every record completely before writing a single byte. */
-#include "common/wire.h"
+/* The encoder of wire versions 1..3 (loaders before version 4): each
+ * record as a msgpack array of its fields. The loader no longer links it;
+ * tests use it to check that the processor still decodes what an older
+ * loader sends, and that the version 4 records decode to the same events.
+ * It validates every record completely before writing a single byte. */
+#include "tests/tools/wire_pack.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,14 +13,9 @@
 
 #include <msgpack.h>
 
-#include "common/events.h"
-
-const uint8_t wire_event_items[10] = {
-	[SLUICE_EV_EXEC] = 4 + 10,	[SLUICE_EV_EXIT] = 4 + 2, [SLUICE_EV_CONN_OPEN] = 4 + 9,
-	[SLUICE_EV_CONN_CLOSE] = 4 + 3, [SLUICE_EV_DATA] = 4 + 6, [SLUICE_EV_LOSS] = 4 + 3,
-	[SLUICE_EV_LISTEN] = 4 + 6,	[SLUICE_EV_DNS] = 4 + 10, [SLUICE_EV_FLOW] = 4 + 13,
-};
-_Static_assert(sizeof(wire_event_items) == SLUICE_EV_MAX + 1, "one count per type");
+#include "common/records.h"
+#include "common/wire.h"
+#include "processor/decode.h"
 
 /* Exact record size per type the kernel emits (DATA: without payload). */
 static const size_t rec_size[SLUICE_EV_MAX + 1] = {
@@ -66,7 +63,7 @@ static void bin(msgpack_packer *pk, const void *p, size_t n)
 
 static void head(msgpack_packer *pk, uint16_t type, uint64_t ts, uint32_t tgid, uint32_t tid)
 {
-	msgpack_pack_array(pk, wire_event_items[type]);
+	msgpack_pack_array(pk, wire_v3_items[type]);
 	u(pk, type);
 	u(pk, ts);
 	u(pk, tgid);
@@ -164,7 +161,7 @@ static int rec_invalid(const union record *r)
 	return 0;
 }
 
-int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
+int wire_pack_record_v3(struct msgpack_packer *pk, const void *rec, size_t len)
 {
 	union record r; /* a copy: the caller's buffer may be unaligned */
 	size_t want;
@@ -187,33 +184,11 @@ int wire_pack_record(struct msgpack_packer *pk, const void *rec, size_t len)
 	return 0;
 }
 
-void wire_pack_loss(struct msgpack_packer *pk, uint64_t ts_ns, uint32_t kind, uint64_t total,
+void wire_pack_loss_v3(struct msgpack_packer *pk, uint64_t ts_ns, uint32_t kind, uint64_t total,
 		    uint64_t epoch)
 {
 	head(pk, SLUICE_EV_LOSS, ts_ns, 0, 0);
 	u(pk, kind);
 	u(pk, total);
 	u(pk, epoch);
-}
-
-void wire_ack_encode(uint8_t out[WIRE_ACK_LEN], uint64_t seq)
-{
-	out[0] = 0x92;
-	out[1] = WIRE_ACK_VERSION;
-	out[2] = 0xcf;
-	for (int i = 0; i < 8; i++)
-		out[3 + i] = (uint8_t)(seq >> (56 - 8 * i));
-}
-
-int wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *seq)
-{
-	uint64_t v = 0;
-
-	if (!buf || len != WIRE_ACK_LEN || buf[0] != 0x92 || buf[1] != WIRE_ACK_VERSION ||
-	    buf[2] != 0xcf)
-		return -EPROTO;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | buf[3 + i];
-	*seq = v;
-	return 0;
 }
