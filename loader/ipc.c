@@ -10,9 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <nng/protocol/pair1/pair.h>
@@ -114,25 +112,6 @@ static uint32_t forget_stale(struct ipc *ipc)
 	return 0;
 }
 
-/* nng does not clear the socket file a killed loader left behind: remove it,
- * unless something still accepts connections on it. */
-static void remove_stale(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st) || !S_ISSOCK(st.st_mode))
-		return;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno == ECONNREFUSED &&
-	    !unlink(path))
-		log_info("removed stale socket %s", path);
-	close(fd);
-}
-
 /* SENDBUF 0: a frame is handed to nng only when the pipe can take it, so
  * nothing queued in nng survives a reconnect to overtake the resent frames.
  * The spool is the buffer; the kernel socket buffer is the back-pressure. */
@@ -190,9 +169,10 @@ int ipc_listen(struct ipc *ipc, const char *path, const char *user, struct probe
 		log_warn("cannot create directory for %s: %s", path, strerror(-err));
 		return err;
 	}
-	remove_stale(path);
 	if ((err = setup_socket(ipc)))
 		return err;
+	/* a socket file a killed loader left behind: nng removes it, once
+	 * nothing accepts connections on it */
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rv = nng_listener_create(&l, ipc->sock, url)) ||
 	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660)) ||
