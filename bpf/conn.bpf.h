@@ -4,20 +4,35 @@
 #ifndef SLUICE_CONN_BPF_H
 #define SLUICE_CONN_BPF_H
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* fd -> struct sock of the current task, or NULL unless it is a TCP socket
- * over IPv4/IPv6, which keeps the per-call map and the ring buffer for TCP. */
+ * over IPv4/IPv6, which keeps the per-call slot and the ring buffer for TCP.
+ * Runs on every traced read/write-family syscall, so it walks the kernel's
+ * structures with plain loads through BTF-typed pointers (faults read as 0)
+ * rather than a helper call per field: the fd array slot is the one read
+ * that needs bpf_probe_read_kernel (a variable index). */
 static __always_inline struct sock *fd_tcp_sock(int fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return NULL;
-	return file_tcp_sock(file);
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	if ((file->f_inode->i_mode & SL_S_IFMT) != SL_S_IFSOCK)
+		return NULL;
+	sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
+	if (sock->type != SL_SOCK_STREAM || !(sk = sock->sk))
+		return NULL;
+	if (sk->__sk_common.skc_family != SL_AF_INET && sk->__sk_common.skc_family != SL_AF_INET6)
+		return NULL;
+	return sk->sk_protocol == SL_IPPROTO_TCP ? sk : NULL;
 }
 
 static __always_inline void read_addrs(struct sluice_ev_conn_open *e, struct sock *sk)
@@ -94,31 +109,25 @@ static __always_inline struct sock_state *conn_lookup_or_start(struct sock *sk)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct call_args a = { .kind = CALL_CONNECT };
+	struct call_args a = { .kind = CALL_CONNECT, .live = 1 }, *slot;
 
-	if (!task_traced(pid_tgid >> 32))
+	if (!task_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	a.sk = (__u64)fd_tcp_sock((int)ctx->args[0]);
-	if (a.sk && bpf_map_update_elem(&calls, &tid, &a, BPF_ANY))
-		count_loss(SLUICE_LOSS_MAP_FULL, 1);
+	if (a.sk && (slot = call_slot(true)))
+		*slot = a;
 	return 0;
 }
 
-/* The per-call entry is the filter here: it exists only if sys_enter passed
+/* The per-call slot is the filter here: it is live only if sys_enter passed
  * the ignore and cgroup checks for a TCP socket. */
 SEC("tracepoint/syscalls/sys_exit_connect")
 int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct call_args *a = bpf_map_lookup_elem(&calls, &tid);
 	struct call_args c;
 
-	if (!a)
+	if (!call_take(&c))
 		return 0;
-	c = *a;
-	bpf_map_delete_elem(&calls, &tid);
 	if (c.kind != CALL_CONNECT || (ctx->ret != 0 && ctx->ret != -SL_EINPROGRESS))
 		return 0;
 	conn_start((struct sock *)c.sk, SLUICE_ROLE_CLIENT, BPF_ANY);

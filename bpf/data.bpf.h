@@ -11,10 +11,12 @@
 
 static __always_inline void save_call(struct call_args *a)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call_args *slot = call_slot(true);
 
-	if (bpf_map_update_elem(&calls, &tid, a, BPF_ANY))
-		count_loss(SLUICE_LOSS_MAP_FULL, 1);
+	if (slot) {
+		a->live = 1;
+		*slot = *a;
+	}
 }
 
 static __always_inline struct sock *enter_gate(int fd)
@@ -158,21 +160,17 @@ static __always_inline void emit_data(const struct call_args *c, __u64 conn_id, 
 		count_loss(SLUICE_LOSS_RB_DATA, 1);
 }
 
-/* The per-call entry is the filter here: it exists only if sys_enter passed
- * the ignore and cgroup checks for a TCP socket. Deleted on every path. */
+/* The per-call slot is the filter here: it is live only if sys_enter passed
+ * the ignore and cgroup checks for a TCP socket. Cleared on every path. */
 static __always_inline int exit_data(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct call_args *a = bpf_map_lookup_elem(&calls, &tid);
 	struct sock_state *st;
 	struct call_args c;
 	long ret = ctx->ret;
 	__u64 pos;
 
-	if (!a)
+	if (!call_take(&c))
 		return 0;
-	c = *a;
-	bpf_map_delete_elem(&calls, &tid);
 	/* ret <= 0 (EAGAIN, EOF, errors) moved no bytes; a connect entry can
 	 * only be here if the thread died between enter and exit. */
 	if (ret <= 0 || ret > 0xffffffffL || c.kind == CALL_CONNECT)

@@ -48,6 +48,14 @@ struct {
 	__type(value, __u64);
 } loss_counters SEC(".maps");
 
+static __always_inline void count_loss(__u32 kind, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&loss_counters, &kind);
+
+	if (v)
+		*v += n; /* per-CPU: no atomics needed */
+}
+
 /* What a data/connect syscall's enter handler leaves for its exit handler. */
 enum call_kind { CALL_BUF = 0, CALL_IOV = 1, CALL_NOCOPY = 2, CALL_CONNECT = 3 };
 
@@ -58,17 +66,43 @@ struct call_args {
 	__u8 kind;    /* enum call_kind */
 	__u8 syscall; /* enum sluice_syscall */
 	__u8 dir;     /* enum sluice_direction */
-	__u8 pad;
+	__u8 live;    /* 1 from a traced sys_enter to its sys_exit */
 };
 
-/* Keyed by tid: a thread has at most one syscall in flight. LRU because a
- * thread killed mid-syscall never reaches sys_exit. */
+/* Per thread (task local storage): a thread has at most one syscall in
+ * flight, and the slot goes with the thread, so one killed mid-syscall
+ * leaves nothing behind. Getting it is a pointer walk, not a hash lookup,
+ * and it is never deleted: sys_exit only clears `live`. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call_args);
 } calls SEC(".maps");
+
+/* The calling thread's slot, created when `create`; NULL when it has none
+ * (or, creating, when memory is short: counted). */
+static __always_inline struct call_args *call_slot(bool create)
+{
+	struct call_args *a = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+						   create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+
+	if (!a && create)
+		count_loss(SLUICE_LOSS_MAP_FULL, 1);
+	return a;
+}
+
+/* Takes what sys_enter left (false if nothing), and clears the slot. */
+static __always_inline bool call_take(struct call_args *out)
+{
+	struct call_args *a = call_slot(false);
+
+	if (!a || !a->live)
+		return false;
+	*out = *a;
+	a->live = 0;
+	return true;
+}
 
 /* Per TCP socket, keyed by the struct sock pointer: survives dup() and fd
  * reuse, and the close tracepoint only knows the sock. LRU so that sockets
@@ -103,14 +137,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct data_scratch);
 } scratch SEC(".maps");
-
-static __always_inline void count_loss(__u32 kind, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&loss_counters, &kind);
-
-	if (v)
-		*v += n; /* per-CPU: no atomics needed */
-}
 
 /* Wake the reader only once a batch worth of data waits; it polls with a
  * short timeout anyway, so a wakeup per event would only burn CPU. */
