@@ -28,7 +28,9 @@ static __always_inline struct sock *fd_tcp_sock(int fd)
 	if ((file->f_inode->i_mode & SL_S_IFMT) != SL_S_IFSOCK)
 		return NULL;
 	sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
-	if (sock->type != SL_SOCK_STREAM || !(sk = sock->sk))
+	if (sock->type != SL_SOCK_STREAM)
+		return NULL;
+	if (!(sk = sock->sk))
 		return NULL;
 	if (sk->__sk_common.skc_family != SL_AF_INET && sk->__sk_common.skc_family != SL_AF_INET6)
 		return NULL;
@@ -106,16 +108,41 @@ static __always_inline struct sock_state *conn_lookup_or_start(struct sock *sk)
 	return conn_start(sk, SLUICE_ROLE_UNKNOWN, BPF_NOEXIST);
 }
 
+/* The enter half of every call slot user (connect here, the data family in
+ * data.bpf.h): the calling thread's slot takes the call's arguments. */
+static __always_inline void save_call(const struct call_args *a)
+{
+	struct call_args *slot = call_slot(true);
+
+	if (!slot)
+		return;
+	/* Field by field: clang 14 lowered `*slot = *a` for connect's
+	 * mostly-constant struct as a copy of bytes 8..23 and dropped the store
+	 * of sk, so every client connection came out with role UNKNOWN. */
+	slot->sk = a->sk;
+	slot->buf = a->buf;
+	slot->iovcnt = a->iovcnt;
+	slot->kind = a->kind;
+	slot->syscall = a->syscall;
+	slot->dir = a->dir;
+	slot->live = 1;
+}
+
+static __always_inline struct sock *enter_gate(int fd)
+{
+	if (!task_traced(bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	return fd_tcp_sock(fd);
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	struct call_args a = { .kind = CALL_CONNECT, .live = 1 }, *slot;
+	struct call_args a = { .kind = CALL_CONNECT };
 
-	if (!task_traced(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	a.sk = (__u64)fd_tcp_sock((int)ctx->args[0]);
-	if (a.sk && (slot = call_slot(true)))
-		*slot = a;
+	a.sk = (__u64)enter_gate((int)ctx->args[0]);
+	if (a.sk)
+		save_call(&a);
 	return 0;
 }
 

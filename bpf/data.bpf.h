@@ -9,23 +9,6 @@
 #define SL_CAP SLUICE_CAPTURE_MAX
 #define SL_MSG_PEEK 2
 
-static __always_inline void save_call(struct call_args *a)
-{
-	struct call_args *slot = call_slot(true);
-
-	if (slot) {
-		a->live = 1;
-		*slot = *a;
-	}
-}
-
-static __always_inline struct sock *enter_gate(int fd)
-{
-	if (!task_traced(bpf_get_current_pid_tgid() >> 32))
-		return NULL;
-	return fd_tcp_sock(fd);
-}
-
 /* read/write/recvfrom/sendto: (fd, buf, len, ...); sendfile: (out_fd, ...). */
 static __always_inline int enter_buf(struct trace_event_raw_sys_enter *ctx, __u8 kind,
 				     __u8 sys, __u8 dir)

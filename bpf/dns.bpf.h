@@ -55,13 +55,18 @@ static __always_inline int on_skb(struct __sk_buff *skb, bool egress)
 	if (skb_parse(skb, egress, &p))
 		return 1;
 	skb_owner(skb, &o);
-	/* sluice's own traffic (the processor's exporters, --rdns lookups) is not traced */
+	/* sluice's own traffic (the processor's exporters, --rdns lookups) is
+	 * not traced: its sockets are created by the processor (accepted ones
+	 * inherit the listener's creator) */
 	if (o.tgid && bpf_map_lookup_elem(&ignore_tgids, &o.tgid))
 		return 1;
 	p.k.cgroup_id = bpf_skb_cgroup_id(skb);
 	flow_count(&p, egress, &o);
-	if (p.sport == SL_DNS_PORT || p.dport == SL_DNS_PORT)
-		dns_emit(skb, &p, egress, &o);
+	if (p.sport != SL_DNS_PORT && p.dport != SL_DNS_PORT)
+		return 1;
+	if (!o.tracked)
+		skb_tracked(&o); /* a DNS record names the connection's process */
+	dns_emit(skb, &p, egress, &o);
 	return 1;
 }
 

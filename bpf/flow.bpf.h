@@ -66,6 +66,8 @@ struct skb_owner {
 	__u32 tgid;
 	__u64 conn_id;
 	const struct sk_creator *creator; /* NULL: not recorded */
+	struct bpf_sock *sk;              /* the full sock, NULL if none */
+	bool tracked;                     /* socks was consulted */
 };
 
 static __always_inline int parse_l3(struct __sk_buff *skb, struct skb_pkt *p, __u8 *saddr,
@@ -136,31 +138,42 @@ static __always_inline int skb_parse(struct __sk_buff *skb, bool egress, struct 
 	return 0;
 }
 
-/* The socket's owner: a TCP connection conn.bpf.h tracks (keyed by the
- * struct sock pointer, which is what skb->sk holds) knows its process and
- * conn_id; otherwise the creator sock_create recorded. */
+/* The socket's creator, as sock_create recorded it: enough to tell
+ * sluice's own sockets (ignore_tgids) apart, and the owner of any socket
+ * conn.bpf.h does not track. */
 static __always_inline void skb_owner(struct __sk_buff *skb, struct skb_owner *o)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct sock_state *st;
-	__u64 key;
 
 	o->tgid = 0;
 	o->conn_id = 0;
 	o->creator = NULL;
-	if (!sk || !(sk = bpf_sk_fullsock(sk)))
+	o->tracked = false;
+	o->sk = sk ? bpf_sk_fullsock(sk) : NULL;
+	if (!o->sk)
 		return; /* a request or time-wait sock: nobody owns it yet/any more */
-	if ((o->creator = bpf_sk_storage_get(&sk_owner, sk, 0, 0)))
+	if ((o->creator = bpf_sk_storage_get(&sk_owner, o->sk, 0, 0)))
 		o->tgid = o->creator->tgid;
-	key = (__u64)sk;
-	if ((st = bpf_map_lookup_elem(&socks, &key))) {
+}
+
+/* A TCP connection conn.bpf.h tracks (keyed by the struct sock pointer,
+ * which is what skb->sk holds) knows the accepting or connecting process
+ * and the conn_id. Looked up only while the flow lacks a conn_id: once per
+ * flow and drain period for a tracked connection. */
+static __always_inline void skb_tracked(struct skb_owner *o)
+{
+	struct sock_state *st;
+	__u64 key = (__u64)o->sk;
+
+	o->tracked = true;
+	if (o->sk && (st = bpf_map_lookup_elem(&socks, &key))) {
 		o->tgid = st->tgid; /* the accepting process, not the listener's creator */
 		o->conn_id = st->conn_id;
 	}
 }
 
 static __always_inline void flow_add(struct sluice_flow_counts *v, const struct skb_pkt *p,
-				     bool egress, const struct skb_owner *o)
+				     bool egress, struct skb_owner *o)
 {
 	if (egress) {
 		__sync_fetch_and_add(&v->bytes_out, p->payload);
@@ -170,6 +183,8 @@ static __always_inline void flow_add(struct sluice_flow_counts *v, const struct 
 		__sync_fetch_and_add(&v->pkts_in, p->segs);
 	}
 	/* the owner may be learnt after the first packets (a connect's SYN) */
+	if (!v->conn_id)
+		skb_tracked(o);
 	if (!v->tgid && o->tgid)
 		v->tgid = o->tgid;
 	if (!v->conn_id && o->conn_id)
@@ -179,7 +194,7 @@ static __always_inline void flow_add(struct sluice_flow_counts *v, const struct 
 }
 
 static __always_inline void flow_count(const struct skb_pkt *p, bool egress,
-				       const struct skb_owner *o)
+				       struct skb_owner *o)
 {
 	struct sluice_flow_counts *v, fresh = {};
 	__u32 zero = 0;
