@@ -73,12 +73,14 @@ in_cg python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[3], "w").close()
 for _ in range(5):
     d, a = s.recvfrom(2048)
     s.sendto(d, a)
-' "$SRV" "$UPORT" &
+' "$SRV" "$UPORT" "$T/udp.ready" &
 PIDS+=($!)
-sleep 0.3
+# a datagram sent before the bind is refused, and the client gives up
+wait_for 10 test -e "$T/udp.ready" || fail udp_server_ready "the UDP echo server did not start"
 uport=$(in_cg python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
