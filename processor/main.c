@@ -25,6 +25,7 @@
 #include "processor/config.h"
 #include "processor/export.h"
 #include "processor/flows.h"
+#include "processor/k8s.h"
 #include "processor/names.h"
 #include "processor/processor.h"
 #include "processor/rdns.h"
@@ -59,6 +60,9 @@ struct opts {
 	uint32_t db_max_age; /* seconds, when db_max_age_set */
 	int db_max_age_set;
 	const char *rdns;    /* --rdns: "active" looks up PTRs; NULL or "off": passive only */
+	const char *k8s;     /* --k8s auto|on|off; NULL: auto */
+	int k8s_on;          /* what that decides (k8s_mode) */
+	struct k8s_opts k8s_o; /* --k8s-api, --k8s-sa-dir, --node-name */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -89,6 +93,14 @@ static void usage(FILE *f)
 		"  --db-max-conns N  newest connections kept in it (default %d)\n"
 		"  --db-max-age SECS closed connections and exited processes older go (default %d, 0: never)\n"
 		"  --pods-file PATH  pod names from `kubectl get pods -o json` output, re-read on change\n"
+		"  --k8s MODE        pod names from the Kubernetes API (list+watch this node's pods):\n"
+		"                    auto (default: on with --k8s-api, or in a cluster, i.e.\n"
+		"                    KUBERNETES_SERVICE_HOST/_PORT set, unless --pods-file is given),\n"
+		"                    on, off\n"
+		"  --k8s-api URL     API server (default https://$KUBERNETES_SERVICE_HOST:$..._PORT)\n"
+		"  --k8s-sa-dir DIR  service account token and ca.crt\n"
+		"                    (default " K8S_SA_DIR_DEFAULT ")\n"
+		"  --node-name NAME  this node (default $NODE_NAME, else the hostname)\n"
 		"  --rdns MODE       active: PTR lookups (c-ares) for addresses no DNS answer named;\n"
 		"                    off (default): names only from the DNS answers sluice sees\n"
 		"  --verbose         debug logging\n"
@@ -123,6 +135,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "db", required_argument, 0, 'd' },     { "db-max-conns", required_argument, 0, 'D' },
 		{ "db-max-age", required_argument, 0, 'A' }, { "pods-file", required_argument, 0, 'P' },
 		{ "rdns", required_argument, 0, 'R' },
+		{ "k8s", required_argument, 0, 'K' },   { "k8s-api", required_argument, 0, 'U' },
+		{ "k8s-sa-dir", required_argument, 0, 'a' }, { "node-name", required_argument, 0, 'N' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -153,6 +167,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'P': o->pods_file = optarg; break;
 		case 'R': o->rdns = optarg; break;
+		case 'K': o->k8s = optarg; break;
+		case 'U': o->k8s_o.api = optarg; break;
+		case 'a': o->k8s_o.sa_dir = optarg; break;
+		case 'N': o->k8s_o.node = optarg; break;
 		case 'V': puts("sluice-processor " SLUICE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -167,6 +185,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 static void load_config(struct opts *o, struct config *cfg)
 {
 	const char *path = o->config ? o->config : CONFIG_DEFAULT_PATH;
+	char err[512];
 
 	config_load(cfg, path, o->config != NULL);
 	if (o->metrics_listen)
@@ -187,6 +206,9 @@ static void load_config(struct opts *o, struct config *cfg)
 	log_verbose = log_verbose || cfg->verbose;
 	if (strlen(o->socket) > 100)
 		fatal("--socket: path longer than 100 bytes");
+	o->k8s_on = k8s_mode(o->k8s, o->k8s_o.api, o->pods_file != NULL, err, sizeof(err));
+	if (o->k8s_on < 0)
+		fatal("%s", err);
 }
 
 static uint64_t now_ns(clockid_t clk)
@@ -419,6 +441,26 @@ static struct store *open_store(const struct opts *o, const struct processor *p)
 	return st;
 }
 
+/* Pod names from the Kubernetes API, into the store (--k8s). A setting
+ * that cannot work is fatal; an API that does not answer is not: its
+ * thread retries and the status file says how it goes. */
+static struct k8s *start_k8s(const struct opts *o, struct store *st)
+{
+	char err[512];
+	struct k8s *k;
+
+	if (!o->k8s_on)
+		return NULL;
+	if (!st) {
+		log_warn("--k8s: no metadata store (--db none): not watching pods");
+		return NULL;
+	}
+	if (!(k = k8s_start(&o->k8s_o, err, sizeof(err))))
+		fatal("--k8s: %s", err);
+	store_attach_k8s(st, k);
+	return k;
+}
+
 static void run_loop(struct processor *p, nng_socket s, const struct opts *o, struct acker *a)
 {
 	uint64_t next_status = 0;
@@ -452,6 +494,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct config cfg;
 	struct acker a = { 0 };
+	struct k8s *k8s;
 	char err[512];
 	nng_socket s;
 
@@ -478,12 +521,15 @@ int main(int argc, char **argv)
 	if (!(p.exp = export_start(&cfg, err, sizeof(err))))
 		fatal("%s", err);
 	setup_names(&p, &o);
+	k8s = start_k8s(&o, p.store);
 	service_check_no_bpf();
 	s = dial_loader(o.socket);
 	service_ready(o.socket);
 
 	run_loop(&p, s, &o, &a);
 	service_stopping();
+	store_attach_k8s(p.store, NULL); /* what it handed over is still committed below */
+	k8s_stop(k8s);
 
 	/* a clean stop checkpoints and acks everything: the next run repeats nothing */
 	ack_if_due(&p, s, &a, true);

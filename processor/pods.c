@@ -338,31 +338,148 @@ static int pods_collect(const struct jp *p, struct pod_meta **out, char *err, si
 	return n;
 }
 
-int pods_parse_json(const char *buf, size_t len, struct pod_meta **out, char *err, size_t errlen)
+/* Tokenizes buf into p (one JSON object, nothing after it). 0, or
+ * -EINVAL/-E2BIG with err filled and p->t freed. */
+static int jp_parse(struct jp *p, const char *buf, size_t len, size_t max, char *err,
+		    size_t errlen)
 {
-	struct jp p = { .s = buf, .n = len };
+	*p = (struct jp){ .s = buf, .n = len };
+	if (len > max) {
+		snprintf(err, errlen, "larger than %zu bytes", max);
+		return -E2BIG;
+	}
+	if (jp_value(p, 0) == 0) {
+		jp_ws(p);
+		if (p->pos != p->n)
+			jp_fail(p, "trailing data after the JSON value");
+	}
+	if (p->err || p->t[0].type != JT_OBJ) {
+		if (p->err)
+			snprintf(err, errlen, "invalid JSON: %s at byte %zu", p->err, p->pos);
+		else
+			snprintf(err, errlen, "the top level is not a JSON object");
+		free(p->t);
+		p->t = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pods_parse_list(const char *buf, size_t len, struct pod_meta **out, char *rv, size_t rvlen,
+		    char *err, size_t errlen)
+{
+	struct jp p;
 	int rc;
 
 	*out = NULL;
-	if (len > PODS_FILE_MAX) {
-		snprintf(err, errlen, "larger than %u bytes", PODS_FILE_MAX);
-		return -E2BIG;
+	if (rv && rvlen)
+		rv[0] = 0;
+	if ((rc = jp_parse(&p, buf, len, PODS_FILE_MAX, err, errlen)) < 0)
+		return rc;
+	rc = pods_collect(&p, out, err, errlen);
+	if (rc >= 0 && rv && rvlen)
+		jp_str(&p, jp_get(&p, jp_get(&p, 0, "metadata"), "resourceVersion"), rv, rvlen);
+	free(p.t);
+	return rc;
+}
+
+int pods_parse_json(const char *buf, size_t len, struct pod_meta **out, char *err, size_t errlen)
+{
+	return pods_parse_list(buf, len, out, NULL, 0, err, errlen);
+}
+
+/* A JSON number token's value when it is a plain integer of at most 9
+ * digits (HTTP-like status codes), else 0. */
+static int jp_int(const struct jp *p, int i)
+{
+	int v = 0;
+
+	if (i < 0 || p->t[i].type != JT_PRIM || p->t[i].len == 0 || p->t[i].len > 9)
+		return 0;
+	for (uint32_t k = 0; k < p->t[i].len; k++) {
+		char c = p->s[p->t[i].start + k];
+
+		if (c < '0' || c > '9')
+			return 0;
+		v = v * 10 + (c - '0');
 	}
-	if (jp_value(&p, 0) == 0) {
-		jp_ws(&p);
-		if (p.pos != p.n)
-			jp_fail(&p, "trailing data after the JSON value");
+	return v;
+}
+
+/* A Status object (an API error): its code and message, or its reason. */
+static void status_from(const struct jp *p, int i, struct pod_event *ev)
+{
+	ev->type = POD_EV_ERROR;
+	ev->code = jp_int(p, jp_get(p, i, "code"));
+	jp_str(p, jp_get(p, i, "message"), ev->message, sizeof(ev->message));
+	if (!ev->message[0])
+		jp_str(p, jp_get(p, i, "reason"), ev->message, sizeof(ev->message));
+}
+
+static int event_type(const char *t)
+{
+	static const char *const names[] = { [POD_EV_ADDED] = "ADDED",
+					     [POD_EV_MODIFIED] = "MODIFIED",
+					     [POD_EV_DELETED] = "DELETED",
+					     [POD_EV_BOOKMARK] = "BOOKMARK",
+					     [POD_EV_ERROR] = "ERROR" };
+
+	for (int i = POD_EV_ADDED; i <= POD_EV_ERROR; i++)
+		if (strcmp(t, names[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int event_from(const struct jp *p, struct pod_event *ev, char *err, size_t errlen)
+{
+	int obj = jp_get(p, 0, "object");
+	char type[16], kind[16];
+
+	jp_str(p, jp_get(p, 0, "type"), type, sizeof(type));
+	if (!type[0]) {
+		/* not an event: an API error body is a bare Status */
+		jp_str(p, jp_get(p, 0, "kind"), kind, sizeof(kind));
+		if (strcmp(kind, "Status") != 0) {
+			snprintf(err, errlen, "neither a watch event (\"type\") nor a Status");
+			return -EINVAL;
+		}
+		status_from(p, 0, ev);
+		return 0;
 	}
-	if (p.err || p.t[0].type != JT_OBJ) {
-		if (p.err)
-			snprintf(err, errlen, "invalid JSON: %s at byte %zu", p.err, p.pos);
-		else
-			snprintf(err, errlen, "the top level is not a JSON object");
-		free(p.t);
+	if (!(ev->type = event_type(type))) {
+		snprintf(err, errlen, "unknown watch event type \"%s\"", type);
 		return -EINVAL;
 	}
-	rc = pods_collect(&p, out, err, errlen);
+	if (obj < 0 || p->t[obj].type != JT_OBJ) {
+		snprintf(err, errlen, "a %s watch event without an object", type);
+		return -EINVAL;
+	}
+	if (ev->type == POD_EV_ERROR) {
+		status_from(p, obj, ev);
+		return 0;
+	}
+	jp_str(p, jp_get(p, jp_get(p, obj, "metadata"), "resourceVersion"), ev->rv, sizeof(ev->rv));
+	if (ev->type == POD_EV_BOOKMARK)
+		return 0;
+	if (!pod_from(p, obj, &ev->pod)) {
+		snprintf(err, errlen, "a %s watch event for a pod without metadata.uid", type);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pods_parse_event(const char *buf, size_t len, struct pod_event *ev, char *err, size_t errlen)
+{
+	struct jp p;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	if ((rc = jp_parse(&p, buf, len, PODS_EVENT_MAX, err, errlen)) < 0)
+		return rc;
+	rc = event_from(&p, ev, err, errlen);
 	free(p.t);
+	if (rc < 0)
+		memset(ev, 0, sizeof(*ev));
 	return rc;
 }
 

@@ -2,7 +2,9 @@
  * the JSON that `kubectl get pods -o json` prints (a PodList, or a single
  * Pod). Parsing is bounded (size, nesting, count) and all-or-nothing: a file
  * that does not parse leaves the previous list in force. The file is
- * re-read when its size, mtime or inode changes. */
+ * re-read when its size, mtime or inode changes. The same parser reads what
+ * the Kubernetes API sends (processor/k8s.c): a PodList with its
+ * resourceVersion, and watch events one line at a time. */
 #ifndef SLUICE_PODS_H
 #define SLUICE_PODS_H
 
@@ -14,6 +16,7 @@
 #define PODS_MAX 65536            /* pods kept from one file */
 #define PODS_DEPTH_MAX 64         /* JSON nesting */
 #define PODS_FIELD_MAX 256        /* Kubernetes names are at most 253 bytes */
+#define PODS_EVENT_MAX (4u << 20) /* one watch event line; longer ones are refused */
 
 struct pod_meta {
 	char uid[PODS_FIELD_MAX];
@@ -30,6 +33,34 @@ struct pod_meta {
  * -EINVAL (not JSON, or not a pod list) or -E2BIG (a bound was exceeded)
  * and writes a short reason into err. */
 int pods_parse_json(const char *buf, size_t len, struct pod_meta **out, char *err, size_t errlen);
+/* The same, and the list's metadata.resourceVersion into rv ("" when it has
+ * none; cut to rvlen). rv may be NULL. */
+int pods_parse_list(const char *buf, size_t len, struct pod_meta **out, char *rv, size_t rvlen,
+		    char *err, size_t errlen);
+
+/* One line of a watch stream (GET ...?watch=1): a WatchEvent
+ * {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}. */
+enum pod_event_type {
+	POD_EV_ADDED = 1,
+	POD_EV_MODIFIED,
+	POD_EV_DELETED,
+	POD_EV_BOOKMARK,
+	POD_EV_ERROR,
+};
+
+struct pod_event {
+	int type;                  /* enum pod_event_type */
+	int code;                  /* ERROR: the Status's code (410: resourceVersion too old) */
+	char rv[PODS_FIELD_MAX];   /* the object's metadata.resourceVersion; "" when none */
+	char message[256];         /* ERROR: the Status's message (or reason) */
+	struct pod_meta pod;       /* ADDED, MODIFIED, DELETED: pod.uid is never "" */
+};
+
+/* Parses one watch event, or a bare Status object (the body of an API
+ * error reply, returned as POD_EV_ERROR), of at most PODS_EVENT_MAX bytes.
+ * 0 on success; -EINVAL (not JSON, not an event, an unknown type, a pod
+ * without a uid) or -E2BIG, with a short reason in err and *ev zeroed. */
+int pods_parse_event(const char *buf, size_t len, struct pod_event *ev, char *err, size_t errlen);
 
 struct pods_file {
 	const char *path;

@@ -51,8 +51,9 @@ static void usage(FILE *f)
 
 /* ---- status file ---- */
 
-/* Prints a flat JSON object of numbers and nested objects as aligned
- * "a.b  value" lines. Anything else in the file is reported, not guessed. */
+/* Prints a flat JSON object of numbers, strings and nested objects as
+ * aligned "a.b  value" lines (a \uXXXX escape shows as uXXXX). Anything
+ * else in the file is reported, not guessed. */
 static int print_flat(const char *s)
 {
 	char prefix[256] = "", key[128];
@@ -79,10 +80,27 @@ static int print_flat(const char *s)
 			memcpy(key, s + 1, n);
 			key[n] = 0;
 			s = e + 2;
-			if (*s == '{') {
+			if (*s == '{') { /* "key.": until its closing brace */
 				size_t l = strlen(prefix);
 
+				if (depth >= 15)
+					return -1;
+				plen[depth++] = l;
 				snprintf(prefix + l, sizeof(prefix) - l, "%s.", key);
+				s++;
+				continue;
+			}
+			if (*s == '"') { /* text: printed without its quotes and escapes */
+				printf("%s%-*s ", prefix, (int)(30 - strlen(prefix)), key);
+				for (s++; *s && *s != '"'; s++) {
+					if (*s == '\\' && s[1])
+						s++;
+					if (*s >= ' ')
+						putchar(*s);
+				}
+				if (*s++ != '"')
+					return -1;
+				putchar('\n');
 				continue;
 			}
 			printf("%s%-*s %.*s\n", prefix, (int)(30 - strlen(prefix)), key,

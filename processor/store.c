@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "processor/cgroup.h"
 #include "processor/output.h"
+#include "processor/k8s.h"
 #include "processor/pods.h"
 #include "schema_sql.h"
 
@@ -115,7 +116,8 @@ struct proc_slot {
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_EXEC_PROMOTE, ST_EXEC, ST_EXIT, ST_EXIT_PROMOTE,
-	ST_SEEN, ST_CONN, ST_PORT, ST_PORT_ACCEPT, ST_CG_FIX, ST_CONTAINER, ST_POD_CG, ST_POD_FILE, ST_SEQ,
+	ST_SEEN, ST_CONN, ST_PORT, ST_PORT_ACCEPT, ST_CG_FIX, ST_CONTAINER, ST_POD_CG, ST_POD_FILE, ST_POD_K8S,
+	ST_POD_K8S_LIVE, ST_POD_K8S_GONE, ST_POD_K8S_COUNT, ST_SEQ,
 	ST_PROC_LOOKUP, ST_PRUNE_CONNS, ST_PRUNE_CONNS_AGE, ST_PRUNE_PORTS_AGE,
 	ST_PRUNE_PROCS_AGE, ST_PRUNE_PROCS, ST_COUNT
 };
@@ -143,6 +145,11 @@ struct store {
 	struct pod_meta *pods_new; /* a reloaded pod list waiting for the next commit */
 	int npods_new;
 	uint64_t next_pods_ns;
+	struct k8s *k8s;           /* pods from the Kubernetes API; NULL: none (now) */
+	struct k8s_batch k8s_b;    /* taken from it, waiting for the next commit */
+	struct k8s_status k8s_st;  /* its last status, kept for after it stopped */
+	bool k8s_used;
+	int64_t k8s_known;         /* pods with source k8s and no deleted time */
 	uint32_t max_conns;
 	int64_t max_age_ns;
 	uint32_t conns_since_prune, flushes_since_prune;
@@ -765,6 +772,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" owner_name = excluded.owner_name, node = excluded.node,"
 		" qos = coalesce(pods.qos, excluded.qos), source = 'file',"
 		" last_seen = max(last_seen, excluded.last_seen)",
+	/* the API is the authority on a pod's name and owner; QoS is the
+	 * cgroup's when known, as for the file */
+	[ST_POD_K8S] =
+		"INSERT INTO pods (uid, name, namespace, owner_kind, owner_name, node, qos, source,"
+		" first_seen, last_seen, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'k8s', ?8, ?8, ?9)"
+		" ON CONFLICT (uid) DO UPDATE SET name = excluded.name,"
+		" namespace = excluded.namespace, owner_kind = excluded.owner_kind,"
+		" owner_name = excluded.owner_name, node = excluded.node,"
+		" qos = coalesce(pods.qos, excluded.qos), source = 'k8s', deleted = excluded.deleted,"
+		" last_seen = max(last_seen, excluded.last_seen)",
+	[ST_POD_K8S_LIVE] = "SELECT uid FROM pods WHERE source = 'k8s' AND deleted IS NULL",
+	[ST_POD_K8S_GONE] =
+		"UPDATE pods SET deleted = ?2, last_seen = max(last_seen, ?2) WHERE uid = ?1",
+	[ST_POD_K8S_COUNT] = "SELECT count(*) FROM pods WHERE source = 'k8s' AND deleted IS NULL",
 	[ST_SEQ] =
 		"INSERT INTO meta (key, value) VALUES ('applied_seq', ?1)"
 		" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -1063,6 +1084,93 @@ static int apply_pods(struct store *s, int64_t ts)
 	return 0;
 }
 
+static int k8s_upsert(struct store *s, const struct pod_meta *pm, int64_t deleted, int64_t ts)
+{
+	sqlite3_stmt *q = s->stmt[ST_POD_K8S];
+
+	bind_text(q, 1, pm->uid);
+	bind_text(q, 2, pm->name);
+	bind_text(q, 3, pm->namespace);
+	bind_text(q, 4, pm->owner_kind);
+	bind_text(q, 5, pm->owner_name);
+	bind_text(q, 6, pm->node);
+	bind_text(q, 7, pm->qos);
+	sqlite3_bind_int64(q, 8, ts);
+	if (deleted)
+		sqlite3_bind_int64(q, 9, deleted);
+	return run(s, ST_POD_K8S);
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pod_meta *)a)->uid, ((const struct pod_meta *)b)->uid);
+}
+
+/* After a complete list: the pods the API named before and not now are
+ * gone (deleted while the watch was down, or before a restart). */
+static int k8s_sweep(struct store *s, struct pod_meta *list, int n, int64_t ts)
+{
+	sqlite3_stmt *q = s->stmt[ST_POD_K8S_LIVE];
+	struct pod_meta key;
+	char (*gone)[PODS_FIELD_MAX] = NULL;
+	size_t ngone = 0, cap = 0;
+	int rc = 0, step;
+
+	qsort(list, (size_t)n, sizeof(*list), uid_cmp);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *uid = (const char *)sqlite3_column_text(q, 0);
+
+		if (!uid || strlen(uid) >= PODS_FIELD_MAX)
+			continue;
+		snprintf(key.uid, sizeof(key.uid), "%s", uid);
+		if (bsearch(&key, list, (size_t)n, sizeof(*list), uid_cmp))
+			continue;
+		if (ngone == cap) {
+			void *g = realloc(gone, (cap = cap ? cap * 2 : 16) * sizeof(*gone));
+
+			if (!g) {
+				rc = -1;
+				break;
+			}
+			gone = g;
+		}
+		memcpy(gone[ngone++], key.uid, sizeof(key.uid));
+	}
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < ngone; i++) {
+		bind_text(s->stmt[ST_POD_K8S_GONE], 1, gone[i]);
+		sqlite3_bind_int64(s->stmt[ST_POD_K8S_GONE], 2, ts);
+		rc = run(s, ST_POD_K8S_GONE);
+	}
+	free(gone);
+	return rc;
+}
+
+/* What the Kubernetes API thread handed over: a list (upserts, and a sweep
+ * of the pods it no longer has), then the changes after it, in order. */
+static int apply_k8s(struct store *s, int64_t ts)
+{
+	struct k8s_batch *b = &s->k8s_b;
+	sqlite3_stmt *q = s->stmt[ST_POD_K8S_COUNT];
+
+	if (!b->has_list && !b->nchanges)
+		return 0;
+	for (int i = 0; i < b->nlist; i++)
+		if (k8s_upsert(s, &b->list[i], 0, ts) < 0)
+			return -1;
+	if (b->has_list && k8s_sweep(s, b->list, b->nlist, ts) < 0)
+		return -1;
+	for (int i = 0; i < b->nchanges; i++)
+		if (k8s_upsert(s, &b->changes[i].pod, b->changes[i].deleted ? ts : 0, ts) < 0)
+			return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		s->k8s_known = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return 0;
+}
+
 /* ---- commit, retention ---- */
 
 static int prune_run(struct store *s, enum stmt_id id, int64_t a, uint64_t *count)
@@ -1109,7 +1217,7 @@ static int apply_all(struct store *s, uint64_t done_seq)
 	for (int i = 0; i < s->nwriters; i++)
 		if (s->writers[i].write(s->writers[i].ctx, s->db, s->boot, wall_ns()) < 0)
 			return -1;
-	if (apply_pods(s, wall_ns()) < 0)
+	if (apply_pods(s, wall_ns()) < 0 || apply_k8s(s, wall_ns()) < 0)
 		return -1;
 	sqlite3_bind_int64(s->stmt[ST_SEQ], 1, (int64_t)done_seq);
 	if (run(s, ST_SEQ) < 0)
@@ -1141,6 +1249,8 @@ int store_flush(struct store *s, uint64_t done_seq)
 	uint64_t rows, more = s ? writers_pending(s) : 0;
 	int rc = 0;
 
+	if (s)
+		more += (uint64_t)s->k8s_b.nlist + (uint64_t)s->k8s_b.nchanges + s->k8s_b.has_list;
 	if (!s || (s->nops == 0 && s->npods_new == 0 && more == 0))
 		return 0;
 	rows = s->nops + (uint64_t)s->npods_new + more;
@@ -1162,7 +1272,27 @@ int store_flush(struct store *s, uint64_t done_seq)
 	free(s->pods_new);
 	s->pods_new = NULL;
 	s->npods_new = 0;
+	if (rc < 0 && (s->k8s_b.has_list || s->k8s_b.nchanges))
+		k8s_relist(s->k8s); /* what it handed over is lost: ask for all of it again */
+	k8s_batch_free(&s->k8s_b);
 	return rc;
+}
+
+void store_attach_k8s(struct store *s, struct k8s *k)
+{
+	if (!s)
+		return;
+	if (s->k8s)
+		k8s_status(s->k8s, &s->k8s_st); /* the last word, for the status after it stops */
+	s->k8s = k;
+	s->k8s_used = s->k8s_used || k;
+}
+
+/* Takes what the API thread has, once the previous hand-over is committed. */
+static void k8s_poll(struct store *s)
+{
+	if (s->k8s && !s->k8s_b.has_list && !s->k8s_b.nchanges)
+		k8s_take(s->k8s, &s->k8s_b);
 }
 
 struct sqlite3 *store_add_writer(struct store *s, const struct store_writer *w)
@@ -1232,6 +1362,7 @@ void store_tick(struct store *s, uint64_t now_ns, uint64_t done_seq)
 	}
 	cg_retry(s, now_ns);
 	pods_poll(s, now_ns);
+	k8s_poll(s);
 }
 
 /* ---- schema migrations ---- */
@@ -1470,6 +1601,7 @@ static void store_free(struct store *s)
 		log_warn("%s: close: %s", s->path, sqlite3_errmsg(s->db));
 	cgroup_cache_free(s->cg);
 	free(s->pods_new);
+	k8s_batch_free(&s->k8s_b);
 	free(s->ops);
 	free(s->index);
 	free(s->procs);
@@ -1515,6 +1647,54 @@ const struct store_stats *store_stats(const struct store *s)
 	return &s->st;
 }
 
+/* A JSON string of text from outside (an API server's error message):
+ * quotes, backslashes and control bytes escaped, non-ASCII bytes as '?' so
+ * the file is always valid UTF-8. */
+static void json_text(FILE *f, const char *v)
+{
+	fputc('"', f);
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if (*c < 0x20)
+			fprintf(f, "\\u%04x", *c);
+		else
+			fputc(*c >= 0x7f ? '?' : *c, f);
+	}
+	fputc('"', f);
+}
+
+/* ,"pods":{...}: where pod names come from and how that goes. */
+static void store_pods_status_json(const struct store *s, FILE *f)
+{
+	struct k8s_status k = s->k8s_st;
+	const char *src = s->k8s_used ? (s->pods.path ? "k8s+file" : "k8s") :
+			  s->pods.path ? "file" : "none";
+
+	fprintf(f, ",\"pods\":{\"source\":\"%s\"", src);
+	if (s->pods.path)
+		fprintf(f, ",\"file_pods\":%" PRIu64, s->st.pods_file_pods);
+	if (s->k8s_used) {
+		if (s->k8s)
+			k8s_status(s->k8s, &k);
+		fputs(",\"k8s_api\":", f);
+		json_text(f, k.api);
+		fputs(",\"node\":", f);
+		json_text(f, k.node);
+		fprintf(f, ",\"connected\":%s,\"known\":%" PRId64 ",\"events\":%" PRIu64
+			   ",\"lists\":%" PRIu64 ",\"relists\":%" PRIu64 ",\"watches\":%" PRIu64
+			   ",\"errors\":%" PRIu64 ",\"lines_dropped\":%" PRIu64
+			   ",\"bad_events\":%" PRIu64 ",\"overflows\":%" PRIu64,
+			s->k8s && k.connected ? "true" : "false", s->k8s_known, k.events, k.lists,
+			k.relists, k.watches, k.errors, k.lines_dropped, k.bad_events, k.overflows);
+		fputs(",\"resource_version\":", f);
+		json_text(f, k.rv);
+		fputs(",\"last_error\":", f);
+		json_text(f, k.last_error);
+	}
+	fputc('}', f);
+}
+
 void store_status_json(const struct store *s, FILE *f)
 {
 	const struct store_stats *st;
@@ -1529,5 +1709,5 @@ void store_status_json(const struct store *s, FILE *f)
 		   ",\"pods_file_pods\":%" PRIu64 ",\"queued\":%u}",
 		st->rows, st->commits, st->write_errors, st->rows_dropped, st->replay_skipped,
 		st->pruned_conns, st->pruned_procs, st->cgroup_unresolved, st->pods_file_pods,
-		s->nops);
+		s->nops);	store_pods_status_json(s, f);
 }

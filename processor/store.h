@@ -95,8 +95,17 @@ struct sqlite3 *store_add_writer(struct store *s, const struct store_writer *w);
 /* Whether batch seq's rows were committed before this start (a replay). */
 int store_replayed(const struct store *s, uint64_t seq);
 
+/* Pods from the Kubernetes API (k8s.h): store_tick takes what its thread
+ * has and the next commit writes it (source 'k8s'; a pod the API deleted
+ * keeps its row, with pods.deleted set). NULL detaches it (before
+ * k8s_stop); what was taken is still committed. */
+struct k8s;
+void store_attach_k8s(struct store *s, struct k8s *k);
+
 const struct store_stats *store_stats(const struct store *s);
-/* ,"store":{...} for the processor's status JSON (nothing when s is NULL). */
+/* ,"store":{...},"pods":{...} for the processor's status JSON (nothing when
+ * s is NULL). "pods" says where pod names come from: source (k8s, file,
+ * k8s+file, none) and, for the API, connected, last_error, known, events... */
 void store_status_json(const struct store *s, FILE *f);
 
 /* Applies migrations m[0..n) (versions 1..n) that db lacks, each in its own

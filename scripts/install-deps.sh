@@ -6,7 +6,8 @@ set -eu
 PKGS="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libnng-dev libmsgpack-dev libsqlite3-dev sqlite3 libsystemd-dev libseccomp-dev
 libcap-ng-dev libclang-rt-14-dev nginx wrk curl python3 iproute2 procps systemd
-libmicrohttpd-dev libcurl4-openssl-dev prometheus nodejs libc-ares-dev dnsmasq-base"
+libmicrohttpd-dev libcurl4-openssl-dev prometheus nodejs libc-ares-dev dnsmasq-base
+openssl"
 
 missing=""
 for p in $PKGS; do

@@ -167,6 +167,127 @@ static void file_reloads_only_when_changed(void)
 	CHECK_EQ_U(pods_file_poll(&pf, &p), (unsigned long long)-ENOENT);
 }
 
+static void list_resource_version(void)
+{
+	static const char list[] =
+		"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+		"\"123456\"},\"items\":[{\"metadata\":{\"uid\":\"u-1\",\"name\":\"a\"}}]}";
+	struct pod_meta *p = NULL;
+	char rv[32] = "junk", err[128];
+	const char *cut = "{\"metadata\":{\"resourceVersion\":\"123456789012\"},\"items\":[]}";
+
+	CHECK_EQ_U(pods_parse_list(list, sizeof(list) - 1, &p, rv, sizeof(rv), err, sizeof(err)), 1);
+	CHECK_STR(rv, "123456");
+	free(p);
+	/* a list without one: "" */
+	CHECK_EQ_U(pods_parse_list("{\"items\":[]}", 12, &p, rv, sizeof(rv), err, sizeof(err)), 0);
+	CHECK_STR(rv, "");
+	free(p);
+	/* cut to fit, never overflowed */
+	CHECK_EQ_U(pods_parse_list(cut, strlen(cut), &p, rv, 8, err, sizeof(err)), 0);
+	CHECK(strlen(rv) < 8);
+	free(p);
+}
+
+static int ev_parse(const char *s, struct pod_event *ev, char *err, size_t n)
+{
+	return pods_parse_event(s, strlen(s), ev, err, n);
+}
+
+static void watch_events(void)
+{
+	struct pod_event ev;
+	char err[128] = "";
+
+	CHECK_EQ_U(ev_parse("{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{"
+			    "\"uid\":\"u-9\",\"name\":\"web-1\",\"namespace\":\"shop\","
+			    "\"resourceVersion\":\"77\",\"ownerReferences\":[{\"kind\":\"ReplicaSet\","
+			    "\"name\":\"web-5f\",\"controller\":true}]},\"spec\":{\"nodeName\":\"n1\"},"
+			    "\"status\":{\"qosClass\":\"Guaranteed\"}}}\r\n",
+			    &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_ADDED);
+	CHECK_STR(ev.rv, "77");
+	CHECK_STR(ev.pod.uid, "u-9");
+	CHECK_STR(ev.pod.name, "web-1");
+	CHECK_STR(ev.pod.namespace, "shop");
+	CHECK_STR(ev.pod.owner_kind, "ReplicaSet");
+	CHECK_STR(ev.pod.owner_name, "web-5f");
+	CHECK_STR(ev.pod.node, "n1");
+	CHECK_STR(ev.pod.qos, "guaranteed");
+
+	CHECK_EQ_U(ev_parse("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"uid\":\"u-9\","
+			    "\"resourceVersion\":\"78\"}}}", &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_MODIFIED);
+	CHECK_STR(ev.rv, "78");
+	CHECK_EQ_U(ev_parse("{\"object\":{\"metadata\":{\"uid\":\"u-9\",\"resourceVersion\":\"79\"}},"
+			    "\"type\":\"DELETED\"}", &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_DELETED);
+	CHECK_STR(ev.pod.uid, "u-9");
+
+	/* a bookmark carries only a resourceVersion */
+	CHECK_EQ_U(ev_parse("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{"
+			    "\"resourceVersion\":\"90\",\"annotations\":{\"k8s.io/initial-events-end\":"
+			    "\"true\"}}}}", &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_BOOKMARK);
+	CHECK_STR(ev.rv, "90");
+	CHECK_STR(ev.pod.uid, "");
+
+	/* too old a resourceVersion: ERROR with a Status, code 410 */
+	CHECK_EQ_U(ev_parse("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+			    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
+			    "version: 5 (90)\",\"reason\":\"Expired\",\"code\":410}}",
+			    &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_ERROR);
+	CHECK_EQ_U(ev.code, 410);
+	CHECK_STR(ev.message, "too old resource version: 5 (90)");
+	CHECK_STR(ev.rv, "");
+}
+
+static void api_error_body_is_a_status(void)
+{
+	struct pod_event ev;
+	char err[128];
+
+	CHECK_EQ_U(ev_parse("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+			    "\"message\":\"pods is forbidden: User \\\"x\\\" cannot list\","
+			    "\"reason\":\"Forbidden\",\"code\":403}", &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.type, POD_EV_ERROR);
+	CHECK_EQ_U(ev.code, 403);
+	CHECK_STR(ev.message, "pods is forbidden: User \"x\" cannot list");
+	/* no message: the reason; a code that is not a small integer: 0 */
+	CHECK_EQ_U(ev_parse("{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":4.01e2}",
+			    &ev, err, sizeof(err)), 0);
+	CHECK_STR(ev.message, "Unauthorized");
+	CHECK_EQ_U(ev.code, 0);
+	CHECK_EQ_U(ev_parse("{\"kind\":\"Status\",\"code\":99999999999}", &ev, err, sizeof(err)), 0);
+	CHECK_EQ_U(ev.code, 0);
+}
+
+static void bad_events_are_refused_with_a_reason(void)
+{
+	static const char *const bad[] = {
+		"", "{", "[]", "{\"type\":\"ADDED\"}", "{\"type\":\"ADDED\",\"object\":[]}",
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"no-uid\"}}}",
+		"{\"type\":\"RENAMED\",\"object\":{}}", "{\"kind\":\"Pod\"}",
+		"{\"type\":\"ADDED\",\"object\":{}} {}", "{\"type\":1,\"object\":{}}",
+	};
+	struct pod_event ev;
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ev.type = 42;
+		CHECK_EQ_U(ev_parse(bad[i], &ev, err, sizeof(err)), (unsigned long long)-EINVAL);
+		CHECK(err[0] != 0);
+		CHECK_EQ_U(ev.type, 0);
+	}
+	/* bounded: a line longer than PODS_EVENT_MAX is refused before parsing */
+	CHECK_EQ_U(pods_parse_event("{}", PODS_EVENT_MAX + 1, &ev, err, sizeof(err)),
+		   (unsigned long long)-E2BIG);
+}
+
 RUN_TESTS("pods", TEST(podlist_fields), TEST(single_pod), TEST(empty_list),
 	  TEST(bad_input_is_refused_with_a_reason), TEST(nesting_is_bounded),
-	  TEST(long_names_are_cut_not_overflowed), TEST(file_reloads_only_when_changed))
+	  TEST(long_names_are_cut_not_overflowed), TEST(file_reloads_only_when_changed),
+	  TEST(list_resource_version), TEST(watch_events), TEST(api_error_body_is_a_status),
+	  TEST(bad_events_are_refused_with_a_reason))
