@@ -50,6 +50,9 @@ static int jp_tok(struct jp *p, uint8_t type)
 {
 	if (p->nt == p->cap) {
 		uint32_t cap = p->cap ? p->cap * 2 : 1024;
+
+		if (p->nt >= PODS_TOKENS_MAX)
+			return jp_fail(p, "more than 8388608 JSON values");
 		struct jtok *t = realloc(p->t, (size_t)cap * sizeof(*t));
 
 		if (!t)

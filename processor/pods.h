@@ -14,6 +14,10 @@
 
 #define PODS_FILE_MAX (64u << 20) /* larger files are refused */
 #define PODS_MAX 65536            /* pods kept from one file */
+/* JSON values one document may hold (16 bytes each: 128 MiB at most). A pod
+ * as the API returns it is a few hundred values, so this is ~20k pods; a
+ * document of tiny values cannot turn 64 MiB into half a gigabyte. */
+#define PODS_TOKENS_MAX (8u << 20)
 #define PODS_DEPTH_MAX 64         /* JSON nesting */
 #define PODS_FIELD_MAX 256        /* Kubernetes names are at most 253 bytes */
 #define PODS_EVENT_MAX (4u << 20) /* one watch event line; longer ones are refused */

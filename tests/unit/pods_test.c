@@ -286,7 +286,35 @@ static void bad_events_are_refused_with_a_reason(void)
 		   (unsigned long long)-E2BIG);
 }
 
-RUN_TESTS("pods", TEST(podlist_fields), TEST(single_pod), TEST(empty_list),
+/* A document of tiny values stops at PODS_TOKENS_MAX instead of growing its
+ * token table without bound; one value fewer still parses. */
+static void value_count_is_bounded(void)
+{
+	size_t n = PODS_TOKENS_MAX - 5, len = 24 + 2 * n; /* {"items":[],"x":[ 0,0,... ]} */
+	char *doc = malloc(len + 8), err[128] = "";
+	struct pod_meta *pods = NULL;
+	size_t o = 0;
+
+	REQUIRE(doc != NULL);
+	o += (size_t)sprintf(doc, "{\"items\":[],\"x\":[");
+	for (size_t i = 0; i < n; i++) {
+		doc[o++] = '0';
+		doc[o++] = ',';
+	}
+	doc[o - 1] = ']';
+	doc[o++] = '}';
+	/* object, 2 keys, 2 arrays and n values = PODS_TOKENS_MAX: at the bound, fine */
+	CHECK_EQ_U(pods_parse_json(doc, o, &pods, err, sizeof(err)), 0);
+	free(pods);
+	pods = NULL;
+	memcpy(doc + o - 2, ",0]}", 4); /* one more value */
+	CHECK_EQ_U(pods_parse_json(doc, o + 2, &pods, err, sizeof(err)), (unsigned long long)-EINVAL);
+	CHECK(strstr(err, "JSON values") != NULL);
+	CHECK(pods == NULL);
+	free(doc);
+}
+
+RUN_TESTS("pods", TEST(podlist_fields), TEST(value_count_is_bounded), TEST(single_pod), TEST(empty_list),
 	  TEST(bad_input_is_refused_with_a_reason), TEST(nesting_is_bounded),
 	  TEST(long_names_are_cut_not_overflowed), TEST(file_reloads_only_when_changed),
 	  TEST(list_resource_version), TEST(watch_events), TEST(api_error_body_is_a_status),
