@@ -9,41 +9,121 @@
 
 #include "common/records.h"
 
-void output_json_str(FILE *f, const char *s)
+/* A line is formatted here and handed to stdio in one call: fprintf's
+ * format parsing and a locked stdio call per field were most of the cost
+ * of a pair. Flushes to f whenever a write would not fit, so any length of
+ * input is fine. */
+struct lbuf {
+	FILE *f;
+	char *p;
+	char buf[4096];
+};
+
+static void lb_flush(struct lbuf *b)
+{
+	fwrite_unlocked(b->buf, 1, (size_t)(b->p - b->buf), b->f);
+	b->p = b->buf;
+}
+
+static inline void lb_room(struct lbuf *b, size_t n)
+{
+	if ((size_t)(b->buf + sizeof(b->buf) - b->p) < n)
+		lb_flush(b);
+}
+
+static void lb_put(struct lbuf *b, const char *s, size_t n)
+{
+	if (n > sizeof(b->buf)) {
+		lb_flush(b);
+		fwrite_unlocked(s, 1, n, b->f);
+		return;
+	}
+	lb_room(b, n);
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+#define LB_LIT(b, s) lb_put((b), (s), sizeof(s) - 1)
+
+static void lb_u64(struct lbuf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do
+		tmp[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	lb_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void lb_str(struct lbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *run = p;
-	char esc[6] = { '\\', 'u', '0', '0' };
 
-	/* Writes runs of plain bytes in one call: a byte-at-a-time fputc takes
-	 * the stdio lock per byte and was most of the processor's output cost. */
-	fputc_unlocked('"', f);
+	lb_room(b, 1);
+	*b->p++ = '"';
 	for (;; p++) {
 		if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
 			continue;
-		fwrite_unlocked(run, 1, (size_t)(p - run), f);
+		lb_put(b, (const char *)run, (size_t)(p - run));
 		if (!*p)
 			break;
+		lb_room(b, 6);
 		if (*p == '"' || *p == '\\') {
-			fputc_unlocked('\\', f);
-			fputc_unlocked(*p, f);
+			*b->p++ = '\\';
+			*b->p++ = (char)*p;
 		} else {
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 15];
-			fwrite_unlocked(esc, 1, sizeof(esc), f);
+			memcpy(b->p, "\\u00", 4);
+			b->p[4] = hex[*p >> 4];
+			b->p[5] = hex[*p & 15];
+			b->p += 6;
 		}
 		run = p + 1;
 	}
-	fputc_unlocked('"', f);
+	lb_room(b, 1);
+	*b->p++ = '"';
+}
+
+void output_json_str(FILE *f, const char *s)
+{
+	struct lbuf b = { .f = f };
+
+	b.p = b.buf;
+	lb_str(&b, s);
+	lb_flush(&b);
+}
+
+/* "a.b.c.d" without inet_ntop's sprintf; returns the length. */
+static size_t fmt_v4(char *out, const uint8_t *a)
+{
+	char *p = out;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : 0;
+	}
+	return (size_t)(p - out - 1);
 }
 
 void output_addr(char *buf, size_t n, uint8_t family, const uint8_t *addr)
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *v4 = family == AF_INET ? addr
+			    : family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0 ? addr + 12
+										 : NULL;
 
-	if (family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0)
-		inet_ntop(AF_INET, addr + 12, buf, (socklen_t)n);
-	else if (family == AF_INET || family == AF_INET6)
+	if (v4 && n >= INET_ADDRSTRLEN)
+		fmt_v4(buf, v4);
+	else if (v4)
+		inet_ntop(AF_INET, v4, buf, (socklen_t)n);
+	else if (family == AF_INET6)
 		inet_ntop(family, addr, buf, (socklen_t)n);
 	else
 		snprintf(buf, n, "unknown");
@@ -75,33 +155,57 @@ static void pair_ends(const struct conn *c, const struct http1_pair *p, struct e
 static void output_jsonl(struct output *o, const struct conn *c, const struct http1_pair *p,
 			 const struct ends *e, const char *name)
 {
-	FILE *f = o->jsonl;
+	struct lbuf b = { .f = o->jsonl };
 
-	fprintf(f, "{\"time_unix_nano\":%" PRIu64 ",\"duration_ns\":%" PRIu64
-		   ",\"span.kind\":\"%s\",\"process.pid\":%u,\"process.executable.name\":",
-		(uint64_t)((int64_t)p->start_ns + o->boot_to_unix_ns),
-		p->end_ns > p->start_ns ? p->end_ns - p->start_ns : 0,
-		e->server_side ? "server" : "client", c->tgid);
-	output_json_str(f, name);
-	fputs(",\"client.address\":", f);
-	output_json_str(f, e->caddr);
-	fprintf(f, ",\"client.port\":%u,\"server.address\":", e->cport);
-	output_json_str(f, e->server_name ? e->server_name : e->saddr);
-	fprintf(f, ",\"server.port\":%u,\"network.peer.address\":", e->sport);
-	output_json_str(f, e->peer);
-	fprintf(f, ",\"network.peer.port\":%u,\"http.request.method\":", e->peer_port);
-	output_json_str(f, p->method);
-	fputs(",\"url.path\":", f);
-	output_json_str(f, p->path);
+	b.p = b.buf;
+	LB_LIT(&b, "{\"time_unix_nano\":");
+	lb_u64(&b, (uint64_t)((int64_t)p->start_ns + o->boot_to_unix_ns));
+	LB_LIT(&b, ",\"duration_ns\":");
+	lb_u64(&b, p->end_ns > p->start_ns ? p->end_ns - p->start_ns : 0);
+	if (e->server_side)
+		LB_LIT(&b, ",\"span.kind\":\"server\",\"process.pid\":");
+	else
+		LB_LIT(&b, ",\"span.kind\":\"client\",\"process.pid\":");
+	lb_u64(&b, c->tgid);
+	LB_LIT(&b, ",\"process.executable.name\":");
+	lb_str(&b, name);
+	LB_LIT(&b, ",\"client.address\":");
+	lb_str(&b, e->caddr);
+	LB_LIT(&b, ",\"client.port\":");
+	lb_u64(&b, e->cport);
+	LB_LIT(&b, ",\"server.address\":");
+	lb_str(&b, e->server_name ? e->server_name : e->saddr);
+	LB_LIT(&b, ",\"server.port\":");
+	lb_u64(&b, e->sport);
+	LB_LIT(&b, ",\"network.peer.address\":");
+	lb_str(&b, e->peer);
+	LB_LIT(&b, ",\"network.peer.port\":");
+	lb_u64(&b, e->peer_port);
+	LB_LIT(&b, ",\"http.request.method\":");
+	lb_str(&b, p->method);
+	LB_LIT(&b, ",\"url.path\":");
+	lb_str(&b, p->path);
 	if (p->has_query) {
-		fputs(",\"url.query\":", f);
-		output_json_str(f, p->query);
+		LB_LIT(&b, ",\"url.query\":");
+		lb_str(&b, p->query);
 	}
-	if (p->status)
-		fprintf(f, ",\"http.response.status_code\":%d", p->status);
-	fprintf(f, ",\"http.request.body.size\":%" PRIu64 ",\"http.response.body.size\":%" PRIu64
-		   ",\"sluice.complete\":%s,\"sluice.conn_id\":%" PRIu64 "}\n",
-		p->req_body, p->resp_body, p->complete ? "true" : "false", c->conn_id);
+	if (p->status) {
+		LB_LIT(&b, ",\"http.response.status_code\":");
+		if (p->status < 0)
+			LB_LIT(&b, "-");
+		lb_u64(&b, p->status < 0 ? -(uint64_t)p->status : (uint64_t)p->status);
+	}
+	LB_LIT(&b, ",\"http.request.body.size\":");
+	lb_u64(&b, p->req_body);
+	LB_LIT(&b, ",\"http.response.body.size\":");
+	lb_u64(&b, p->resp_body);
+	if (p->complete)
+		LB_LIT(&b, ",\"sluice.complete\":true,\"sluice.conn_id\":");
+	else
+		LB_LIT(&b, ",\"sluice.complete\":false,\"sluice.conn_id\":");
+	lb_u64(&b, c->conn_id);
+	LB_LIT(&b, "}\n");
+	lb_flush(&b);
 }
 
 /* Copies s for a terminal: traffic must not be able to send escape codes. */
