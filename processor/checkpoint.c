@@ -26,6 +26,9 @@
 #define CKPT_FORMAT 3 /* 3: loss epochs */
 #define CKPT_LOG_MIN (256u << 10) /* a log is folded only beyond this */
 #define CKPT_IOBUF (256u << 10)
+/* An append is made in memory for a writer thread only up to this size
+ * (estimated beforehand); a bigger one is written the synchronous way. */
+#define CKPT_MEM_MAX (2u << 20)
 
 /* Format 1 (one file of fixed records) had magic ... loss at these same
  * offsets: its done_seq is still read. */
@@ -84,6 +87,13 @@ struct checkpoint {
 	size_t buf_size;
 	int err;              /* the first write error of this save */
 	uint64_t saves, bases, bytes, last_bytes, last_ns, max_ns; /* for status */
+	/* checkpoint_prepare's append, in memory (mem_on: records go there) */
+	bool mem_on, prepared;
+	uint8_t *mem;
+	size_t mem_len, mem_cap;
+	uint64_t prep_ns;     /* time spent preparing it */
+	int job_err;          /* checkpoint_write_prepared's result */
+	uint64_t job_ns;      /* ... and its time */
 };
 
 static uint32_t ckpt_crc(uint32_t crc, const void *buf, size_t n)
@@ -133,6 +143,7 @@ void checkpoint_free(struct checkpoint *ck)
 		return;
 	if (ck->log)
 		fclose(ck->log);
+	free(ck->mem);
 	free(ck->path);
 	free(ck->log_path);
 	free(ck->buf);
@@ -161,7 +172,27 @@ static struct checkpoint *ckpt_get(struct processor *p, const char *path)
 
 static void ckpt_write(struct checkpoint *ck, FILE *f, const void *p, size_t n)
 {
-	if (!ck->err && fwrite(p, 1, n, f) != n)
+	if (ck->err)
+		return;
+	if (ck->mem_on) { /* checkpoint_prepare: to memory, for a writer thread */
+		if (ck->mem_len + n > ck->mem_cap) {
+			size_t cap = ck->mem_cap ? ck->mem_cap : 64u << 10;
+			uint8_t *m;
+
+			while (cap < ck->mem_len + n)
+				cap *= 2;
+			if (!(m = realloc(ck->mem, cap))) {
+				ck->err = -ENOMEM;
+				return;
+			}
+			ck->mem = m;
+			ck->mem_cap = cap;
+		}
+		memcpy(ck->mem + ck->mem_len, p, n);
+		ck->mem_len += n;
+		return;
+	}
+	if (fwrite(p, 1, n, f) != n)
 		ck->err = errno ? -errno : -EIO;
 }
 
@@ -331,7 +362,7 @@ static int ckpt_append(struct checkpoint *ck, struct processor *p)
 	memcpy(cm.loss_epoch, p->loss_epoch, sizeof(cm.loss_epoch));
 	memcpy(cm.loss_cur, p->loss_cur, sizeof(cm.loss_cur));
 	ckpt_record(ck, ck->log, REC_COMMIT, &cm, sizeof(cm));
-	if (!ck->err && fflush(ck->log) != 0)
+	if (!ck->err && !ck->mem_on && fflush(ck->log) != 0)
 		ck->err = -errno;
 	ck->log_bytes += ck->last_bytes;
 	return ck->err;
@@ -367,6 +398,74 @@ int checkpoint_save(struct processor *p, const char *path)
 	ck->saves++;
 	ck->bytes += ck->last_bytes;
 	ck->last_ns = ckpt_now() - t0;
+	if (ck->last_ns > ck->max_ns)
+		ck->max_ns = ck->last_ns;
+	return err;
+}
+
+/* The same append as checkpoint_save's, made in memory: the caller's
+ * thread reads the connection table, a writer thread writes the bytes.
+ * -EAGAIN, having changed nothing, when this save must be a base (first
+ * one, log due for folding, too much changed, or more than CKPT_MEM_MAX
+ * estimated): checkpoint_save does that. */
+int checkpoint_prepare(struct processor *p, const char *path)
+{
+	struct checkpoint *ck = ckpt_get(p, path);
+	uint64_t t0 = ckpt_now(), mean;
+	uint32_t n;
+	int err;
+
+	if (!ck)
+		return -ENOMEM;
+	mean = ck->recs ? ck->rec_bytes / ck->recs : 512;
+	n = conntrack_changes_pending(p->ct);
+	if (!ck->log || ckpt_fold_due(ck, p) || n == UINT32_MAX || (uint64_t)n * mean > CKPT_MEM_MAX)
+		return -EAGAIN;
+	ck->err = 0;
+	ck->last_bytes = 0;
+	ck->mem_len = 0;
+	ck->mem_on = true;
+	err = ckpt_append(ck, p); /* never a base: there was no overflow */
+	ck->mem_on = false;
+	ck->prepared = true;
+	ck->job_err = err;
+	ck->prep_ns = ckpt_now() - t0;
+	return 0;
+}
+
+/* On the writer thread: only ck->log, ck->mem and the job_ fields. */
+void checkpoint_write_prepared(void *arg)
+{
+	struct checkpoint *ck = arg;
+	uint64_t t0 = ckpt_now();
+
+	if (!ck->job_err && ck->log &&
+	    (fwrite(ck->mem, 1, ck->mem_len, ck->log) != ck->mem_len || fflush(ck->log) != 0))
+		ck->job_err = errno ? -errno : -EIO;
+	ck->job_ns = ckpt_now() - t0;
+}
+
+int checkpoint_finish(struct processor *p)
+{
+	struct checkpoint *ck = p->ckpt;
+	int err;
+
+	if (!ck || !ck->prepared)
+		return -EINVAL;
+	ck->prepared = false;
+	err = ck->job_err;
+	if (err && ck->log) { /* what is in it is unsure now: start over next time */
+		fclose(ck->log);
+		ck->log = NULL;
+	}
+	if (ck->mem_cap > CKPT_MEM_MAX) { /* a big one was rare: give it back */
+		free(ck->mem);
+		ck->mem = NULL;
+		ck->mem_cap = 0;
+	}
+	ck->saves++;
+	ck->bytes += ck->last_bytes;
+	ck->last_ns = ck->prep_ns + ck->job_ns;
 	if (ck->last_ns > ck->max_ns)
 		ck->max_ns = ck->last_ns;
 	return err;

@@ -30,6 +30,17 @@ int checkpoint_save(struct processor *p, const char *path);
  * when the file gave it). */
 int checkpoint_load(struct processor *p, const char *path);
 void checkpoint_free(struct checkpoint *ck);
+/* checkpoint_save in two halves, for a writer thread. checkpoint_prepare
+ * (the thread that owns p) records what changed since the last checkpoint
+ * into memory, as of p->done_seq now; checkpoint_write_prepared(p->ckpt)
+ * appends it to the log, on any one thread, while nothing else touches
+ * p->ckpt; checkpoint_finish (the owner again, after the write) returns
+ * its result (0 or -errno) and updates the counters. prepare returns
+ * -EAGAIN, changing nothing, when this checkpoint must be a whole new base:
+ * then call checkpoint_save. */
+int checkpoint_prepare(struct processor *p, const char *path);
+void checkpoint_write_prepared(void *ck);
+int checkpoint_finish(struct processor *p);
 /* Counters (saves, bases, bytes, time) as a JSON object member ",\"checkpoint\":{...}";
  * nothing when ck is NULL. */
 void checkpoint_status_json(const struct checkpoint *ck, FILE *f);

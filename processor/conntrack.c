@@ -358,6 +358,11 @@ bool conntrack_changes(struct conntrack *ct, conntrack_change_fn fn, void *ctx)
 	return true;
 }
 
+uint32_t conntrack_changes_pending(const struct conntrack *ct)
+{
+	return ct->overflow ? UINT32_MAX : ct->nchanges;
+}
+
 void conntrack_changes_reset(struct conntrack *ct)
 {
 	ct->tracking = true;

@@ -88,6 +88,9 @@ struct conn *conntrack_restore(struct conntrack *ct, const struct conn *saved, c
  * caller saves every live connection and calls conntrack_changes_reset. */
 typedef void (*conntrack_change_fn)(void *ctx, uint64_t conn_id, struct conn *c);
 bool conntrack_changes(struct conntrack *ct, conntrack_change_fn fn, void *ctx);
+/* How many connections conntrack_changes would report at most (ids noted,
+ * some maybe twice); UINT32_MAX when it would return false. */
+uint32_t conntrack_changes_pending(const struct conntrack *ct);
 /* Everything live has just been saved: nothing is changed any more. */
 void conntrack_changes_reset(struct conntrack *ct);
 

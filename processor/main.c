@@ -350,34 +350,75 @@ struct acker {
 	uint64_t pending_bytes; /* frame bytes processed since the last checkpoint */
 	uint64_t last_ckpt_ns;
 	const char *state;     /* NULL: no checkpoints, ack at once */
+	bool writing;          /* a checkpoint is on the store's commit thread */
+	uint64_t writing_seq;  /* ...covering this seq */
 };
 
+/* The checkpoint on the commit thread is written: ack what it covers. */
+static void ack_written(struct processor *p, nng_socket s, struct acker *a)
+{
+	int err = checkpoint_finish(p);
+
+	a->writing = false;
+	if (err < 0) {
+		log_warn("cannot write checkpoint %s: %s (not acking)", a->state, strerror(-err));
+		return;
+	}
+	send_ack(s, a->writing_seq);
+	a->acked = a->writing_seq;
+}
+
 /* Acks everything processed, after a checkpoint when there is a state file
- * (an ack lets the loader forget: only what a checkpoint holds may go). */
+ * (an ack lets the loader forget: only what a checkpoint holds may go).
+ * The order that makes an ack safe, for seq N = done_seq: the JSON lines of
+ * batches up to N are flushed, the store commits their rows (recording N),
+ * the checkpoint of N is written, then N is acked. Usually the first step
+ * runs here and the rest on the store's commit thread (one job: commit,
+ * then the checkpoint's bytes, prepared here as of N), and a later call
+ * sees it done and acks; a base checkpoint, or force (a clean stop), does
+ * it all here. */
 static void ack_if_due(struct processor *p, nng_socket s, struct acker *a, bool force)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	int err;
 
+	if (a->writing) {
+		if (force)
+			store_wait(p->store);
+		else if (!store_idle(p->store))
+			return;
+		ack_written(p, s, a);
+	}
 	if (p->done_seq == a->acked)
 		return;
 	if (a->state) {
 		if (!force && a->pending_bytes < CHECKPOINT_EVERY_BYTES &&
 		    now - a->last_ckpt_ns < CHECKPOINT_EVERY_NS)
 			return;
-		/* store rows first: once acked, the loader cannot resend their batches */
+		if (!force && !store_idle(p->store))
+			return; /* a store commit is running: the next frame tries again */
 		/* what a checkpoint covers must be out of our buffers: after a
 		 * kill -9 the loader resends only what comes after it */
 		if (p->out.jsonl)
 			fflush(p->out.jsonl);
+		a->last_ckpt_ns = now;
+		if (!force && checkpoint_prepare(p, a->state) == 0) {
+			a->pending_bytes = 0;
+			a->writing = true;
+			a->writing_seq = p->done_seq;
+			/* store rows first: once acked, the loader cannot resend their batches */
+			store_commit_async(p->store, p->done_seq, checkpoint_write_prepared, p->ckpt);
+			if (store_idle(p->store)) /* written already (or inline) */
+				ack_written(p, s, a);
+			return;
+		}
+		/* store rows first: once acked, the loader cannot resend their batches */
 		store_flush(p->store, p->done_seq);
 		if ((err = checkpoint_save(p, a->state)) < 0) {
 			log_warn("cannot write checkpoint %s: %s (not acking)", a->state,
 				 strerror(-err));
-			a->last_ckpt_ns = now;
 			return;
 		}
-		a->last_ckpt_ns = now;
 		a->pending_bytes = 0;
 	}
 	send_ack(s, p->done_seq);

@@ -123,12 +123,13 @@ int processor_init_limits(struct processor *p, uint32_t max_conns, uint32_t max_
 
 void processor_fini(struct processor *p)
 {
+	/* first: its commit thread may be writing the checkpoint */
+	store_close(p->store, p->done_seq); /* its last commit writes names and flows */
+	p->store = NULL;
 	conntrack_free(p->ct);
 	p->ct = NULL;
 	checkpoint_free(p->ckpt);
 	p->ckpt = NULL;
-	store_close(p->store, p->done_seq); /* its last commit writes names and flows */
-	p->store = NULL;
 	flows_free(p->flows);
 	p->flows = NULL;
 	names_free(p->names);

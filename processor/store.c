@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,26 @@ enum stmt_id {
 	ST_PRUNE_PROCS_AGE, ST_PRUNE_PROCS, ST_COUNT
 };
 
+/* One commit's worth of ops, handed to the commit thread (or committed
+ * inline by store_flush). The thread reads only this and what never
+ * changes after store_open (db, stmt, boot, path, limits); its results
+ * come back here and are added to the counters on the main thread. */
+struct store_batch {
+	struct op *ops;
+	uint32_t nops, cap;
+	struct pod_meta *pods;
+	int npods;
+	uint64_t done_seq;
+	bool prune;                /* retention is due in this commit */
+	bool writers;              /* other modules' rows too (inline commits only) */
+	void (*then)(void *);      /* after the commit, on the same thread */
+	void *then_arg;
+	/* results */
+	int rc;
+	uint64_t pruned_conns, pruned_procs;
+	char err[200];
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -157,6 +178,16 @@ struct store {
 	struct store_writer writers[STORE_WRITERS_MAX]; /* other modules' rows */
 	int nwriters;
 	struct store_stats st;
+	/* The commit thread: one batch at a time. The main thread touches db
+	 * only while no batch is in flight (inflight false). */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool thread_started, job_ready, job_done, quit; /* under mu */
+	bool inflight;             /* main thread's: job handed over, not collected */
+	struct store_batch job;
+	struct op *spare;          /* the other queue array, for the next swap */
+	uint32_t spare_cap;
 };
 
 static int64_t wall_ns(void)
@@ -433,6 +464,7 @@ static uint64_t proc_start(struct store *s, uint32_t tgid)
 
 	if (p)
 		return p->start;
+	store_wait(s); /* the connection is the commit thread's while a batch is in flight */
 	sqlite3_bind_int64(q, 1, s->boot);
 	sqlite3_bind_int64(q, 2, tgid);
 	if (sqlite3_step(q) == SQLITE_ROW)
@@ -1063,12 +1095,12 @@ static int apply_op(struct store *s, const struct op *o)
 	}
 }
 
-static int apply_pods(struct store *s, int64_t ts)
+static int apply_pods(struct store *s, const struct pod_meta *pods, int npods, int64_t ts)
 {
 	sqlite3_stmt *q = s->stmt[ST_POD_FILE];
 
-	for (int i = 0; i < s->npods_new; i++) {
-		const struct pod_meta *pm = &s->pods_new[i];
+	for (int i = 0; i < npods; i++) {
+		const struct pod_meta *pm = &pods[i];
 
 		bind_text(q, 1, pm->uid);
 		bind_text(q, 2, pm->name);
@@ -1189,49 +1221,69 @@ static int prune_run(struct store *s, enum stmt_id id, int64_t a, uint64_t *coun
 /* Keeps the newest max_conns connections (and as many finished processes
  * without connections) and drops what is older than max_age. Runs inside
  * the commit's transaction, every STORE_PRUNE_FLUSHES commits or once a
- * tenth of max_conns new connections arrived. */
-static int prune(struct store *s)
+ * tenth of max_conns new connections arrived (decided by prune_due() when
+ * the batch is made, on the main thread). */
+static int prune(struct store *s, struct store_batch *b)
 {
 	uint64_t ports = 0;
 	int64_t cutoff = wall_ns() - s->max_age_ns;
 
-	if (s->conns_since_prune * 10ULL < s->max_conns &&
-	    ++s->flushes_since_prune < STORE_PRUNE_FLUSHES)
-		return 0;
-	s->conns_since_prune = s->flushes_since_prune = 0;
-	if (prune_run(s, ST_PRUNE_CONNS, s->max_conns, &s->st.pruned_conns) < 0)
+	if (prune_run(s, ST_PRUNE_CONNS, s->max_conns, &b->pruned_conns) < 0)
 		return -1;
 	if (s->max_age_ns &&
-	    (prune_run(s, ST_PRUNE_CONNS_AGE, cutoff, &s->st.pruned_conns) < 0 ||
+	    (prune_run(s, ST_PRUNE_CONNS_AGE, cutoff, &b->pruned_conns) < 0 ||
 	     prune_run(s, ST_PRUNE_PORTS_AGE, cutoff, &ports) < 0 ||
-	     prune_run(s, ST_PRUNE_PROCS_AGE, cutoff, &s->st.pruned_procs) < 0))
+	     prune_run(s, ST_PRUNE_PROCS_AGE, cutoff, &b->pruned_procs) < 0))
 		return -1;
-	return prune_run(s, ST_PRUNE_PROCS, s->max_conns, &s->st.pruned_procs);
+	return prune_run(s, ST_PRUNE_PROCS, s->max_conns, &b->pruned_procs);
 }
 
-static int apply_all(struct store *s, uint64_t done_seq)
+static bool prune_due(struct store *s)
 {
-	for (uint32_t i = 0; i < s->nops; i++)
-		if (apply_op(s, &s->ops[i]) < 0)
+	if (s->conns_since_prune * 10ULL < s->max_conns &&
+	    ++s->flushes_since_prune < STORE_PRUNE_FLUSHES)
+		return false;
+	s->conns_since_prune = s->flushes_since_prune = 0;
+	return true;
+}
+
+static int apply_all(struct store *s, struct store_batch *b)
+{
+	for (uint32_t i = 0; i < b->nops; i++)
+		if (apply_op(s, &b->ops[i]) < 0)
 			return -1;
-	for (int i = 0; i < s->nwriters; i++)
+	for (int i = 0; b->writers && i < s->nwriters; i++)
 		if (s->writers[i].write(s->writers[i].ctx, s->db, s->boot, wall_ns()) < 0)
 			return -1;
-	if (apply_pods(s, wall_ns()) < 0 || apply_k8s(s, wall_ns()) < 0)
+	if (apply_pods(s, b->pods, b->npods, wall_ns()) < 0 ||
+	    (b->writers && apply_k8s(s, wall_ns()) < 0))
 		return -1;
-	sqlite3_bind_int64(s->stmt[ST_SEQ], 1, (int64_t)done_seq);
+	sqlite3_bind_int64(s->stmt[ST_SEQ], 1, (int64_t)b->done_seq);
 	if (run(s, ST_SEQ) < 0)
 		return -1;
-	return prune(s);
+	return b->prune ? prune(s, b) : 0;
 }
 
-static void flush_failed(struct store *s, uint64_t rows)
+/* One transaction for the batch: on the commit thread or inline. */
+static void commit_batch(struct store *s, struct store_batch *b)
+{
+	b->rc = 0;
+	b->pruned_conns = b->pruned_procs = 0;
+	if (run(s, ST_BEGIN) < 0 || apply_all(s, b) < 0 || run(s, ST_COMMIT) < 0) {
+		snprintf(b->err, sizeof(b->err), "%s", sqlite3_errmsg(s->db));
+		if (!sqlite3_get_autocommit(s->db))
+			run(s, ST_ROLLBACK);
+		b->rc = -EIO;
+	}
+}
+
+static void flush_failed(struct store *s, uint64_t rows, const char *err)
 {
 	s->st.write_errors++;
 	s->st.rows_dropped += rows;
 	if (!s->failing)
 		log_warn("%s: cannot write (%s): %" PRIu64 " rows dropped; retrying at the next "
-			 "batch", s->path, sqlite3_errmsg(s->db), rows);
+			 "batch", s->path, err, rows);
 	s->failing = true;
 }
 
@@ -1244,38 +1296,180 @@ static uint32_t writers_pending(const struct store *s)
 	return n;
 }
 
-int store_flush(struct store *s, uint64_t done_seq)
+/* The queue becomes batch b; the queue starts empty (in the spare array). */
+static int take_queue(struct store *s, struct store_batch *b, uint64_t done_seq)
 {
-	uint64_t rows, more = s ? writers_pending(s) : 0;
-	int rc = 0;
+	struct op *ops = s->spare_cap == s->cap ? s->spare : NULL;
 
-	if (s)
-		more += (uint64_t)s->k8s_b.nlist + (uint64_t)s->k8s_b.nchanges + s->k8s_b.has_list;
-	if (!s || (s->nops == 0 && s->npods_new == 0 && more == 0))
-		return 0;
-	rows = s->nops + (uint64_t)s->npods_new + more;
-	if (run(s, ST_BEGIN) < 0 || apply_all(s, done_seq) < 0 || run(s, ST_COMMIT) < 0) {
-		flush_failed(s, rows);
-		if (!sqlite3_get_autocommit(s->db))
-			run(s, ST_ROLLBACK);
-		rc = -EIO;
-	} else {
+	if (!ops && s->cap && !(ops = malloc((size_t)s->cap * sizeof(*ops))))
+		return -ENOMEM;
+	if (ops != s->spare)
+		free(s->spare);
+	*b = (struct store_batch){ .ops = s->ops, .nops = s->nops, .cap = s->cap,
+				   .pods = s->pods_new, .npods = s->npods_new,
+				   .done_seq = done_seq, .prune = prune_due(s) };
+	s->ops = ops;
+	s->spare = NULL;
+	s->spare_cap = 0;
+	s->pods_new = NULL;
+	s->npods_new = 0;
+	queue_reset(s);
+	return 0;
+}
+
+/* A batch is done: its results into the counters, its array kept spare. */
+static void batch_done(struct store *s, struct store_batch *b)
+{
+	uint64_t rows = b->nops + (uint64_t)b->npods;
+
+	if (b->rc < 0) {
+		flush_failed(s, rows, b->err);
+	} else if (rows) {
 		s->st.rows += rows;
 		s->st.commits++;
 		if (s->failing)
 			log_info("%s: writing again", s->path);
 		s->failing = false;
 	}
+	s->st.pruned_conns += b->pruned_conns;
+	s->st.pruned_procs += b->pruned_procs;
+	if (b->cap == s->cap && !s->spare) {
+		s->spare = b->ops;
+		s->spare_cap = b->cap;
+	} else {
+		free(b->ops);
+	}
+	free(b->pods);
+	b->ops = NULL;
+	b->pods = NULL;
+}
+
+static void *commit_thread(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_setname_np(pthread_self(), "store-commit");
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->job_ready && !s->quit)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->job_ready)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		if (s->job.nops || s->job.npods)
+			commit_batch(s, &s->job);
+		if (s->job.then)
+			s->job.then(s->job.then_arg);
+		pthread_mutex_lock(&s->mu);
+		s->job_ready = false;
+		s->job_done = true;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+bool store_idle(struct store *s)
+{
+	bool done;
+
+	if (!s || !s->inflight)
+		return true;
+	pthread_mutex_lock(&s->mu);
+	done = s->job_done;
+	pthread_mutex_unlock(&s->mu);
+	if (done) {
+		s->inflight = false;
+		batch_done(s, &s->job);
+	}
+	return done;
+}
+
+void store_wait(struct store *s)
+{
+	if (!s || !s->inflight)
+		return;
+	pthread_mutex_lock(&s->mu);
+	while (!s->job_done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	s->inflight = false;
+	batch_done(s, &s->job);
+}
+
+int store_flush(struct store *s, uint64_t done_seq)
+{
+	struct store_batch b;
+	uint64_t more = s ? writers_pending(s) : 0;
+	int rc = 0;
+
+	store_wait(s);
+	if (s)
+		more += (uint64_t)s->k8s_b.nlist + (uint64_t)s->k8s_b.nchanges + s->k8s_b.has_list;
+	if (!s || (s->nops == 0 && s->npods_new == 0 && more == 0))
+		return 0;
+	if ((rc = take_queue(s, &b, done_seq)) < 0) {
+		flush_failed(s, s->nops + (uint64_t)s->npods_new + more, strerror(-rc));
+		queue_reset(s);
+		return rc;
+	}
+	b.writers = true;
+	commit_batch(s, &b);
+	b.nops += more; /* counted as rows too */
+	batch_done(s, &b);
 	for (int i = 0; i < s->nwriters; i++)
-		s->writers[i].done(s->writers[i].ctx, rc == 0);
-	queue_reset(s);
-	free(s->pods_new);
-	s->pods_new = NULL;
-	s->npods_new = 0;
-	if (rc < 0 && (s->k8s_b.has_list || s->k8s_b.nchanges))
+		s->writers[i].done(s->writers[i].ctx, b.rc == 0);
+	if (b.rc < 0 && (s->k8s_b.has_list || s->k8s_b.nchanges))
 		k8s_relist(s->k8s); /* what it handed over is lost: ask for all of it again */
 	k8s_batch_free(&s->k8s_b);
-	return rc;
+	return b.rc;
+}
+
+int store_commit_async(struct store *s, uint64_t done_seq, void (*then)(void *), void *arg)
+{
+	int rc;
+
+	/* names' and flows' rows, and pods from the Kubernetes API, are written
+	 * from state the receive thread owns: here and now */
+	if (!s || writers_pending(s) || s->k8s_b.has_list || s->k8s_b.nchanges) {
+		rc = store_flush(s, done_seq);
+		if (then)
+			then(arg);
+		return rc;
+	}
+	if (!store_idle(s))
+		return -EBUSY;
+	if (!s->nops && !s->npods_new) { /* nothing to commit: then is next in line */
+		if (then)
+			then(arg);
+		return 0;
+	}
+	if (!s->thread_started) {
+		if (pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, NULL) ||
+		    pthread_create(&s->thread, NULL, commit_thread, s)) {
+			log_warn("%s: no commit thread: committing inline", s->path);
+			rc = store_flush(s, done_seq);
+			if (then)
+				then(arg);
+			return rc;
+		}
+		s->thread_started = true;
+	}
+	if ((rc = take_queue(s, &s->job, done_seq)) < 0) {
+		rc = store_flush(s, done_seq); /* no memory for a second array: inline */
+		if (then)
+			then(arg);
+		return rc;
+	}
+	s->job.then = then;
+	s->job.then_arg = arg;
+	pthread_mutex_lock(&s->mu);
+	s->job_done = false;
+	s->job_ready = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	s->inflight = true;
+	return 0;
 }
 
 void store_attach_k8s(struct store *s, struct k8s *k)
@@ -1315,7 +1509,8 @@ static void cg_retry(struct store *s, uint64_t now_ns)
 {
 	uint32_t kept = 0;
 
-	if (!s->nretry || s->nops || cgroup_cache_scan(s->cg, now_ns) == -EAGAIN)
+	if (!s->nretry || s->nops || !store_idle(s) ||
+	    cgroup_cache_scan(s->cg, now_ns) == -EAGAIN)
 		return;
 	for (uint32_t i = 0; i < s->nretry; i++) {
 		const char *path = cgroup_cache_get(s->cg, s->retry[i]);
@@ -1357,8 +1552,12 @@ void store_tick(struct store *s, uint64_t now_ns, uint64_t done_seq)
 	if (!s)
 		return;
 	if (s->nops >= s->batch_rows || now_ns - s->last_commit_ns >= STORE_BATCH_NS) {
-		store_flush(s, done_seq);
-		s->last_commit_ns = now_ns;
+		/* on the commit thread; if one is still running, the next tick
+		 * tries again, and a queue grown to four batches waits for it */
+		if (s->inflight && s->nops >= 4 * s->batch_rows)
+			store_wait(s);
+		if (store_commit_async(s, done_seq, NULL, NULL) != -EBUSY)
+			s->last_commit_ns = now_ns;
 	}
 	cg_retry(s, now_ns);
 	pods_poll(s, now_ns);
@@ -1595,6 +1794,17 @@ static int store_setup(struct store *s, const struct store_opts *o)
 
 static void store_free(struct store *s)
 {
+	store_wait(s);
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->mu);
+		s->quit = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+	}
+	free(s->spare);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	if (sqlite3_close(s->db) != SQLITE_OK)

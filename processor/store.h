@@ -2,13 +2,15 @@
  * ports and recent connections in a sqlite file that users query while the
  * processor runs. The processor is the only writer; the file is in WAL mode
  * so readers never block it. Events are turned into rows in memory and
- * committed in one transaction per STORE_BATCH_NS or batch_rows rows, from
- * store_tick(), always between two loader batches: the commit records the
- * batch seq it covers, so batches replayed after a crash are not counted
- * twice. Schema: schema/NNN_*.sql, embedded at build time. */
+ * committed in one transaction per STORE_BATCH_NS or batch_rows rows, on
+ * the store's own commit thread (store_tick, store_commit_async) or inline
+ * (store_flush); the queue is handed over always between two loader
+ * batches: the commit records the batch seq it covers, so batches replayed
+ * after a crash are not counted twice. Schema: schema/NNN_*.sql, embedded at build time. */
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -68,11 +70,27 @@ void store_close(struct store *s, uint64_t done_seq);
 void store_event(struct store *s, uint64_t seq, const struct wire_event *ev);
 void store_pair(struct store *s, uint64_t seq, const struct conn *c,
 		const struct http1_pair *pair);
-/* Call between batches and when idle: commits when due, reloads the pod
- * file, resolves cgroups. now_ns: CLOCK_MONOTONIC. */
+/* Call between batches and when idle: starts a commit on the commit
+ * thread when due, reloads the pod file, resolves cgroups. now_ns:
+ * CLOCK_MONOTONIC. */
 void store_tick(struct store *s, uint64_t now_ns, uint64_t done_seq);
-/* Commits now. 0 or a negative errno. */
+/* Commits now, on the calling thread, after any commit in flight. 0 or a
+ * negative errno. */
 int store_flush(struct store *s, uint64_t done_seq);
+/* Hands what is queued (rows of batches up to done_seq) to the store's
+ * commit thread and returns at once; then(arg), when not NULL, runs on
+ * that thread once the transaction has committed or failed (a failure
+ * drops and counts the rows, as store_flush does). One commit at a time:
+ * -EBUSY, doing nothing, while the previous one runs. When other modules'
+ * rows wait (store_writer) it commits inline and calls then inline. With
+ * s NULL it calls then inline. 0, -EBUSY or store_flush's result. */
+int store_commit_async(struct store *s, uint64_t done_seq, void (*then)(void *), void *arg);
+/* Whether no commit is in flight; collects a finished one's results (its
+ * counters) on the calling thread. Only the thread that feeds the store
+ * calls any store_* function. */
+bool store_idle(struct store *s);
+/* Waits for the commit in flight, if any, and collects it. */
+void store_wait(struct store *s);
 
 /* The DNS name of a CONN_OPEN event's remote address (conns.raddr_name). */
 void store_conn_name(struct store *s, uint64_t seq, const struct wire_event *open,

@@ -500,6 +500,7 @@ static void cgroup_path_gives_container_pod_and_qos(void)
 	REQUIRE(s != NULL);
 	feed(s, 1, ev_exec(700, 7000, ino_of(ctr), "/usr/bin/python3"));
 	store_tick(s, STORE_BATCH_NS, 1); /* the walk at open found it: one commit */
+	store_wait(s); /* the commit runs on the store's thread */
 	CHECK_STR(q_text("SELECT container_id FROM processes WHERE pid = 700"), CID);
 	CHECK_STR(q_text("SELECT runtime || ' ' || pod_uid FROM containers"), "containerd " PUID);
 	CHECK_STR(q_text("SELECT qos || ' ' || source FROM pods"), "burstable cgroup");
@@ -509,9 +510,12 @@ static void cgroup_path_gives_container_pod_and_qos(void)
 	CHECK(mkdir(late, 0755) == 0);
 	feed(s, 2, ev_exec(701, 7001, ino_of(late), "/usr/sbin/nginx"));
 	store_tick(s, 3 * STORE_BATCH_NS, 2);
+	store_wait(s); /* the commit runs on the store's thread */
 	CHECK_EQ_U(q_int("SELECT cgroup_path IS NULL FROM processes WHERE pid = 701"), 1);
 	store_tick(s, CGROUP_RESCAN_NS, 2); /* walk allowed again */
+	store_wait(s); /* the commit runs on the store's thread */
 	store_tick(s, CGROUP_RESCAN_NS + STORE_BATCH_NS, 2); /* commit the fix */
+	store_wait(s); /* the commit runs on the store's thread */
 	CHECK_STR(q_text("SELECT cgroup_path FROM processes WHERE pid = 701"),
 		  "/docker-" DID ".scope");
 	CHECK_STR(q_text("SELECT runtime FROM containers c JOIN processes p"
@@ -544,13 +548,53 @@ static void pods_file_names_the_pods(void)
 	e = ev_exec(800, 8000, 0, "/bin/true");
 	store_event(s, 1, &e);
 	store_tick(s, STORE_BATCH_NS, 1); /* reads the file */
+	store_wait(s); /* the commit runs on the store's thread */
 	store_tick(s, 2 * STORE_BATCH_NS, 1); /* commits it */
+	store_wait(s); /* the commit runs on the store's thread */
 	CHECK_STR(q_text("SELECT namespace || '/' || name || ' ' || owner_kind || '/' ||"
 			 " owner_name || ' ' || node || ' ' || qos || ' ' || source FROM pods"),
 		  "shop/web-1 ReplicaSet/web n1 burstable file");
 	CHECK_EQ_U(store_stats(s)->pods_file_pods, 1);
 	store_close(s, 1);
 	unlink(path);
+}
+
+static void count_call(void *arg)
+{
+	++*(int *)arg;
+}
+
+/* A commit on the store's thread: then runs after it, once; the rows and
+ * applied_seq are in the file when the caller sees the job done; a queue
+ * filled meanwhile goes in the next commit. */
+static void async_commit_runs_then_after_it(void)
+{
+	struct store *s;
+	int calls = 0;
+
+	fresh_db("async.db");
+	s = open_store(0, 0, NULL, NULL);
+	REQUIRE(s != NULL);
+	feed(s, 4, ev_exec(900, 9000, 0, "/bin/first"));
+	CHECK(store_commit_async(s, 4, count_call, &calls) == 0);
+	feed(s, 5, ev_exec(901, 9010, 0, "/bin/second")); /* queued while it runs */
+	store_wait(s);
+	CHECK(store_idle(s));
+	CHECK_EQ_U(calls, 1);
+	CHECK_EQ_U(q_int("SELECT count(*) FROM processes WHERE pid = 900"), 1);
+	CHECK_EQ_U(q_int("SELECT count(*) FROM processes WHERE pid = 901"), 0);
+	CHECK_EQ_U(q_int("SELECT value FROM meta WHERE key = 'applied_seq'"), 4);
+	CHECK_EQ_U(store_stats(s)->commits, 1);
+	CHECK(store_commit_async(s, 5, count_call, &calls) == 0);
+	store_wait(s);
+	CHECK_EQ_U(calls, 2);
+	CHECK_EQ_U(q_int("SELECT count(*) FROM processes WHERE pid = 901"), 1);
+	CHECK_EQ_U(q_int("SELECT value FROM meta WHERE key = 'applied_seq'"), 5);
+	CHECK(store_commit_async(s, 5, count_call, &calls) == 0);
+	CHECK(store_idle(s)); /* nothing queued: then ran at once, no commit */
+	CHECK_EQ_U(calls, 3);
+	CHECK_EQ_U(store_stats(s)->commits, 2);
+	store_close(s, 5);
 }
 
 static void null_store_is_a_no_op(void)
@@ -581,4 +625,5 @@ RUN_TESTS("store", TEST(fresh_file_gets_every_migration_and_wal),
 	  TEST(forked_worker_gets_its_identity_at_exit), TEST(retention_keeps_the_newest_conns),
 	  TEST(replayed_batches_are_not_counted_twice), TEST(restart_finds_running_processes),
 	  TEST(cgroup_path_gives_container_pod_and_qos), TEST(pods_file_names_the_pods),
+	  TEST(async_commit_runs_then_after_it),
 	  TEST(null_store_is_a_no_op), TEST(cleanup))
