@@ -93,6 +93,8 @@ struct checkpoint {
 	size_t mem_len, mem_cap;
 	uint64_t prep_ns;     /* time spent preparing it */
 	int job_err;          /* checkpoint_write_prepared's result */
+	bool job_base;        /* the prepared save is a new base ... */
+	uint64_t job_gen;     /* ... of this generation */
 	uint64_t job_ns;      /* ... and its time */
 };
 
@@ -303,23 +305,43 @@ static int ckpt_new_log(struct checkpoint *ck, uint64_t gen)
 
 /* Every live connection into a new base, then a new log: the old log is
  * folded in. */
+/* The base's header for p now; a new generation. */
+static void ckpt_base_header(struct checkpoint *ck, struct processor *p, struct ckpt_header *h)
+{
+	*h = (struct ckpt_header){ .format = CKPT_FORMAT, .layout = ckpt_layout() };
+	memcpy(h->magic, CKPT_MAGIC, 8);
+	h->done_seq = p->done_seq;
+	memcpy(h->loss, p->loss, sizeof(h->loss));
+	memcpy(h->loss_epoch, p->loss_epoch, sizeof(h->loss_epoch));
+	memcpy(h->loss_cur, p->loss_cur, sizeof(h->loss_cur));
+	h->gen = ckpt_new_gen(ck);
+	h->nconns = (uint32_t)conntrack_stats(p->ct)->live;
+	h->crc = ckpt_crc(0, h, offsetof(struct ckpt_header, crc));
+}
+
+/* Renames the written base in, then starts its generation's log. */
+static int ckpt_base_done(struct checkpoint *ck, const char *tmp, uint64_t gen)
+{
+	if (!ck->err && rename(tmp, ck->path) != 0)
+		ck->err = -errno;
+	if (ck->err) {
+		unlink(tmp);
+		return ck->err;
+	}
+	return ckpt_new_log(ck, gen);
+}
+
 static int ckpt_base(struct checkpoint *ck, struct processor *p)
 {
-	struct ckpt_header h = { .format = CKPT_FORMAT, .layout = ckpt_layout() };
+	struct ckpt_header h;
 	struct ckpt_base_ctx b = { .ck = ck };
 	char tmp[4096];
+	int err;
 
 	if (ck->log)
 		fclose(ck->log);
 	ck->log = NULL;
-	memcpy(h.magic, CKPT_MAGIC, 8);
-	h.done_seq = p->done_seq;
-	memcpy(h.loss, p->loss, sizeof(h.loss));
-	memcpy(h.loss_epoch, p->loss_epoch, sizeof(h.loss_epoch));
-	memcpy(h.loss_cur, p->loss_cur, sizeof(h.loss_cur));
-	h.gen = ckpt_new_gen(ck);
-	h.nconns = (uint32_t)conntrack_stats(p->ct)->live;
-	h.crc = ckpt_crc(0, &h, offsetof(struct ckpt_header, crc));
+	ckpt_base_header(ck, p, &h);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", ck->path);
 	if (!(b.f = fopen(tmp, "w")))
 		return -errno;
@@ -329,16 +351,12 @@ static int ckpt_base(struct checkpoint *ck, struct processor *p)
 	conntrack_foreach(p->ct, ckpt_base_conn, &b);
 	if (fclose(b.f) != 0 && !ck->err)
 		ck->err = -errno;
-	if (!ck->err && rename(tmp, ck->path) != 0)
-		ck->err = -errno;
-	if (ck->err) {
-		unlink(tmp);
-		return ck->err;
-	}
+	if ((err = ckpt_base_done(ck, tmp, h.gen)) < 0)
+		return err; /* no log: the next save is a base again */
 	ck->gen = h.gen;
 	ck->bases++;
 	conntrack_changes_reset(p->ct);
-	return ckpt_new_log(ck, h.gen);
+	return 0;
 }
 
 static void ckpt_log_change(void *ctx, uint64_t conn_id, struct conn *c)
@@ -403,45 +421,83 @@ int checkpoint_save(struct processor *p, const char *path)
 	return err;
 }
 
-/* The same append as checkpoint_save's, made in memory: the caller's
- * thread reads the connection table, a writer thread writes the bytes.
- * -EAGAIN, having changed nothing, when this save must be a base (first
- * one, log due for folding, too much changed, or more than CKPT_MEM_MAX
- * estimated): checkpoint_save does that. */
+/* The same save as checkpoint_save's, made in memory: the caller's thread
+ * reads the connection table, a writer thread writes the bytes (and, for
+ * a base, renames the files). -EAGAIN, having changed nothing, when it
+ * would be more than CKPT_MEM_MAX (estimated): checkpoint_save does it. */
 int checkpoint_prepare(struct processor *p, const char *path)
 {
 	struct checkpoint *ck = ckpt_get(p, path);
 	uint64_t t0 = ckpt_now(), mean;
+	struct ckpt_header h;
 	uint32_t n;
-	int err;
+	bool base;
+	int err = 0;
 
 	if (!ck)
 		return -ENOMEM;
 	mean = ck->recs ? ck->rec_bytes / ck->recs : 512;
 	n = conntrack_changes_pending(p->ct);
-	if (!ck->log || ckpt_fold_due(ck, p) || n == UINT32_MAX || (uint64_t)n * mean > CKPT_MEM_MAX)
+	base = !ck->log || ckpt_fold_due(ck, p) || n == UINT32_MAX;
+	if (base)
+		n = (uint32_t)conntrack_stats(p->ct)->live;
+	if ((uint64_t)n * mean > CKPT_MEM_MAX)
 		return -EAGAIN;
 	ck->err = 0;
 	ck->last_bytes = 0;
 	ck->mem_len = 0;
 	ck->mem_on = true;
-	err = ckpt_append(ck, p); /* never a base: there was no overflow */
+	if (base) {
+		struct ckpt_base_ctx b = { .ck = ck };
+
+		if (ck->log)
+			fclose(ck->log);
+		ck->log = NULL;
+		ckpt_base_header(ck, p, &h);
+		ckpt_write(ck, NULL, &h, sizeof(h));
+		ck->last_bytes += sizeof(h);
+		conntrack_foreach(p->ct, ckpt_base_conn, &b);
+		conntrack_changes_reset(p->ct); /* as of now, all in this base */
+		ck->job_gen = h.gen;
+		err = ck->err;
+	} else {
+		err = ckpt_append(ck, p); /* never a base: there was no overflow */
+	}
 	ck->mem_on = false;
 	ck->prepared = true;
+	ck->job_base = base;
 	ck->job_err = err;
 	ck->prep_ns = ckpt_now() - t0;
 	return 0;
 }
 
-/* On the writer thread: only ck->log, ck->mem and the job_ fields. */
+/* On the writer thread: only the files, ck->log, ck->log_bytes, ck->err,
+ * ck->mem and the job_ fields. */
 void checkpoint_write_prepared(void *arg)
 {
 	struct checkpoint *ck = arg;
 	uint64_t t0 = ckpt_now();
+	char tmp[4096];
+	FILE *f;
 
-	if (!ck->job_err && ck->log &&
-	    (fwrite(ck->mem, 1, ck->mem_len, ck->log) != ck->mem_len || fflush(ck->log) != 0))
+	if (ck->job_err) {
+		/* nothing: finish reports it */
+	} else if (ck->job_base) {
+		ck->err = 0;
+		snprintf(tmp, sizeof(tmp), "%s.tmp", ck->path);
+		if (!(f = fopen(tmp, "w"))) {
+			ck->job_err = -errno;
+		} else {
+			if (fwrite(ck->mem, 1, ck->mem_len, f) != ck->mem_len)
+				ck->err = errno ? -errno : -EIO;
+			if (fclose(f) != 0 && !ck->err)
+				ck->err = -errno;
+			ck->job_err = ckpt_base_done(ck, tmp, ck->job_gen);
+		}
+	} else if (!ck->log || fwrite(ck->mem, 1, ck->mem_len, ck->log) != ck->mem_len ||
+		   fflush(ck->log) != 0) {
 		ck->job_err = errno ? -errno : -EIO;
+	}
 	ck->job_ns = ckpt_now() - t0;
 }
 
@@ -454,6 +510,10 @@ int checkpoint_finish(struct processor *p)
 		return -EINVAL;
 	ck->prepared = false;
 	err = ck->job_err;
+	if (ck->job_base && ck->log) { /* the base is in, its log started */
+		ck->gen = ck->job_gen;
+		ck->bases++;
+	}
 	if (err && ck->log) { /* what is in it is unsure now: start over next time */
 		fclose(ck->log);
 		ck->log = NULL;

@@ -375,8 +375,8 @@ static void ack_written(struct processor *p, nng_socket s, struct acker *a)
  * the checkpoint of N is written, then N is acked. Usually the first step
  * runs here and the rest on the store's commit thread (one job: commit,
  * then the checkpoint's bytes, prepared here as of N), and a later call
- * sees it done and acks; a base checkpoint, or force (a clean stop), does
- * it all here. */
+ * sees it done and acks; a checkpoint of more than 2 MiB, rows of names
+ * or flows waiting, or force (a clean stop) do it all here. */
 static void ack_if_due(struct processor *p, nng_socket s, struct acker *a, bool force)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);

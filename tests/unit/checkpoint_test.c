@@ -358,38 +358,49 @@ static void test_prepared_append(void)
 	fresh_files();
 	processor_init(&a, 256);
 	open_conns(&a, 100);
-	CHECK(checkpoint_prepare(&a, ckpt_path) == -EAGAIN); /* the first is a base */
-	REQUIRE(checkpoint_save(&a, ckpt_path) == 0);
-	processor_frame(&a, f, mkframe(f, 101, 5, 0, 1, 0, resp)); /* 5 is answered */
+	REQUIRE(checkpoint_prepare(&a, ckpt_path) == 0); /* the first is a base */
+	processor_frame(&a, f, mkframe(f, 101, 3, 0, 1, 0, resp)); /* not in it */
+	checkpoint_write_prepared(a.ckpt);
+	CHECK(checkpoint_finish(&a) == 0);
+	CHECK_EQ_U(ckpt_stat(&a, "bases"), 1);
+	processor_init(&b, 256);
+	CHECK(checkpoint_load(&b, ckpt_path) == 0);
+	CHECK_EQ_U(b.done_seq, 100);
+	CHECK_EQ_U(conntrack_stats(b.ct)->pending, 100);
+	processor_fini(&b);
+	REQUIRE(checkpoint_save(&a, ckpt_path) == 0); /* an append after it */
+	CHECK_EQ_U(ckpt_stat(&a, "bases"), 1);
+	processor_frame(&a, f, mkframe(f, 102, 5, 0, 1, 0, resp)); /* 5 is answered */
 	conntrack_close(a.ct, 9, 1, 0, 0);
 	REQUIRE(checkpoint_prepare(&a, ckpt_path) == 0);
 	/* after the prepare, before the write: not in this checkpoint */
-	processor_frame(&a, f, mkframe(f, 102, 7, 0, 1, 0, resp));
+	processor_frame(&a, f, mkframe(f, 103, 7, 0, 1, 0, resp));
 	checkpoint_write_prepared(a.ckpt);
 	CHECK(checkpoint_finish(&a) == 0);
 	CHECK(checkpoint_finish(&a) == -EINVAL); /* nothing prepared any more */
 	CHECK_EQ_U(ckpt_stat(&a, "bases"), 1);
-	CHECK_EQ_U(ckpt_stat(&a, "saves"), 2);
-	CHECK_EQ_U(a.out.pairs, 3); /* 5, 7, and 9's request, incomplete at its close */
+	CHECK_EQ_U(ckpt_stat(&a, "saves"), 3);
+	CHECK_EQ_U(a.out.pairs, 4); /* 3, 5, 7, and 9's request, incomplete at its close */
 	processor_fini(&a);
 
 	processor_init(&b, 256);
 	CHECK(checkpoint_load(&b, ckpt_path) == 0);
-	CHECK_EQ_U(b.done_seq, 101);
+	CHECK_EQ_U(b.done_seq, 102);
 	CHECK_EQ_U(conntrack_stats(b.ct)->live, 99);
-	CHECK_EQ_U(conntrack_stats(b.ct)->pending, 98); /* 5 answered, 9 gone; 7 still waits */
-	/* the replayed frame 102 pairs 7 again */
-	CHECK(processor_frame(&b, f, mkframe(f, 102, 7, 0, 1, 0, resp)) == 1);
+	CHECK_EQ_U(conntrack_stats(b.ct)->pending, 97); /* 3, 5 answered, 9 gone; 7 waits */
+	/* the replayed frame 103 pairs 7 again */
+	CHECK(processor_frame(&b, f, mkframe(f, 103, 7, 0, 1, 0, resp)) == 1);
 	CHECK_EQ_U(b.out.pairs, 1);
 	/* and the log goes on from the prepared append */
 	REQUIRE(checkpoint_prepare(&b, ckpt_path) == 0);
 	checkpoint_write_prepared(b.ckpt);
 	CHECK(checkpoint_finish(&b) == 0);
+	CHECK_EQ_U(ckpt_stat(&b, "bases"), 0);
 	processor_fini(&b);
 	processor_init(&b, 256);
 	CHECK(checkpoint_load(&b, ckpt_path) == 0);
-	CHECK_EQ_U(b.done_seq, 102);
-	CHECK_EQ_U(conntrack_stats(b.ct)->pending, 97);
+	CHECK_EQ_U(b.done_seq, 103);
+	CHECK_EQ_U(conntrack_stats(b.ct)->pending, 96);
 	processor_fini(&b);
 }
 
