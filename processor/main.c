@@ -282,6 +282,9 @@ static FILE *open_jsonl(const char *path)
 	/* a+: appends, and can be read to find a torn last line */
 	if (!(f = fopen(path, "a+")))
 		fatal("--jsonl: cannot open %s: %s", path, strerror(errno));
+	/* one write per 256 KiB of lines, not per 4 KiB; every checkpoint
+	 * flushes it (ack_if_due) and the status tick each second */
+	setvbuf(f, NULL, _IOFBF, 256u << 10);
 	fseeko(f, 0, SEEK_END);
 	jsonl_cut_torn_line(f, path);
 	return f;
