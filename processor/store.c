@@ -37,6 +37,7 @@ const int store_schema_count = STORE_SCHEMA_VERSION;
 #define STORE_PODS_EVERY_NS 1000000000ULL
 #define STORE_PRUNE_FLUSHES 100     /* prune at least every this many commits */
 #define STORE_CMDLINE_MAX 256
+#define STORE_SPARE_CAP 4096        /* ops in the second queue array kept between commits */
 
 enum op_kind { OP_EXEC = 1, OP_EXIT, OP_SEEN, OP_CONN, OP_PORT, OP_CGROUP };
 
@@ -1296,15 +1297,21 @@ static uint32_t writers_pending(const struct store *s)
 	return n;
 }
 
-/* The queue becomes batch b; the queue starts empty (in the spare array). */
+/* The queue becomes batch b, for the commit thread; the queue goes on in
+ * the spare array (or a new small one), so only a queue of at most
+ * batch_rows (store_commit_async's limit) is ever held twice. */
 static int take_queue(struct store *s, struct store_batch *b, uint64_t done_seq)
 {
-	struct op *ops = s->spare_cap == s->cap ? s->spare : NULL;
+	struct op *ops = s->spare;
+	uint32_t cap = s->spare_cap, *index = NULL;
 
-	if (!ops && s->cap && !(ops = malloc((size_t)s->cap * sizeof(*ops))))
+	if (!ops && !(ops = malloc((size_t)(cap = STORE_SPARE_CAP) * sizeof(*ops))))
 		return -ENOMEM;
-	if (ops != s->spare)
-		free(s->spare);
+	if (cap != s->cap && !(index = calloc((size_t)cap * 2, sizeof(*index)))) {
+		if (ops != s->spare)
+			free(ops);
+		return -ENOMEM;
+	}
 	*b = (struct store_batch){ .ops = s->ops, .nops = s->nops, .cap = s->cap,
 				   .pods = s->pods_new, .npods = s->npods_new,
 				   .done_seq = done_seq, .prune = prune_due(s) };
@@ -1313,15 +1320,21 @@ static int take_queue(struct store *s, struct store_batch *b, uint64_t done_seq)
 	s->spare_cap = 0;
 	s->pods_new = NULL;
 	s->npods_new = 0;
-	queue_reset(s);
+	if (index) { /* a new size: a new, empty index */
+		free(s->index);
+		s->index = index;
+		s->cap = cap;
+		s->index_cap = cap * 2;
+		s->nops = 0;
+	} else {
+		queue_reset(s);
+	}
 	return 0;
 }
 
-/* A batch is done: its results into the counters, its array kept spare. */
-static void batch_done(struct store *s, struct store_batch *b)
+/* A commit's results into the counters. */
+static void batch_count(struct store *s, const struct store_batch *b, uint64_t rows)
 {
-	uint64_t rows = b->nops + (uint64_t)b->npods;
-
 	if (b->rc < 0) {
 		flush_failed(s, rows, b->err);
 	} else if (rows) {
@@ -1333,7 +1346,14 @@ static void batch_done(struct store *s, struct store_batch *b)
 	}
 	s->st.pruned_conns += b->pruned_conns;
 	s->st.pruned_procs += b->pruned_procs;
-	if (b->cap == s->cap && !s->spare) {
+}
+
+/* The commit thread's batch is done: counted, its array kept spare when
+ * small (a big one from a burst goes back to the system). */
+static void batch_done(struct store *s, struct store_batch *b)
+{
+	batch_count(s, b, b->nops + (uint64_t)b->npods);
+	if (!s->spare && b->cap && b->cap <= STORE_SPARE_CAP) {
 		s->spare = b->ops;
 		s->spare_cap = b->cap;
 	} else {
@@ -1401,24 +1421,24 @@ int store_flush(struct store *s, uint64_t done_seq)
 {
 	struct store_batch b;
 	uint64_t more = s ? writers_pending(s) : 0;
-	int rc = 0;
 
 	store_wait(s);
 	if (s)
 		more += (uint64_t)s->k8s_b.nlist + (uint64_t)s->k8s_b.nchanges + s->k8s_b.has_list;
 	if (!s || (s->nops == 0 && s->npods_new == 0 && more == 0))
 		return 0;
-	if ((rc = take_queue(s, &b, done_seq)) < 0) {
-		flush_failed(s, s->nops + (uint64_t)s->npods_new + more, strerror(-rc));
-		queue_reset(s);
-		return rc;
-	}
-	b.writers = true;
+	/* in place: no second array */
+	b = (struct store_batch){ .ops = s->ops, .nops = s->nops, .pods = s->pods_new,
+				  .npods = s->npods_new, .done_seq = done_seq,
+				  .prune = prune_due(s), .writers = true };
 	commit_batch(s, &b);
-	b.nops += more; /* counted as rows too */
-	batch_done(s, &b);
+	batch_count(s, &b, s->nops + (uint64_t)s->npods_new + more);
 	for (int i = 0; i < s->nwriters; i++)
 		s->writers[i].done(s->writers[i].ctx, b.rc == 0);
+	queue_reset(s);
+	free(s->pods_new);
+	s->pods_new = NULL;
+	s->npods_new = 0;
 	if (b.rc < 0 && (s->k8s_b.has_list || s->k8s_b.nchanges))
 		k8s_relist(s->k8s); /* what it handed over is lost: ask for all of it again */
 	k8s_batch_free(&s->k8s_b);
@@ -1429,9 +1449,11 @@ int store_commit_async(struct store *s, uint64_t done_seq, void (*then)(void *),
 {
 	int rc;
 
-	/* names' and flows' rows, and pods from the Kubernetes API, are written
-	 * from state the receive thread owns: here and now */
-	if (!s || writers_pending(s) || s->k8s_b.has_list || s->k8s_b.nchanges) {
+	/* names' and flows' rows and pods from the Kubernetes API (written
+	 * from state the receive thread owns), and a queue beyond a batch (a
+	 * burst: not held twice): here and now */
+	if (!s || writers_pending(s) || s->k8s_b.has_list || s->k8s_b.nchanges ||
+	    s->nops > s->batch_rows) {
 		rc = store_flush(s, done_seq);
 		if (then)
 			then(arg);
@@ -1455,7 +1477,7 @@ int store_commit_async(struct store *s, uint64_t done_seq, void (*then)(void *),
 		}
 		s->thread_started = true;
 	}
-	if ((rc = take_queue(s, &s->job, done_seq)) < 0) {
+	if (take_queue(s, &s->job, done_seq) < 0) {
 		rc = store_flush(s, done_seq); /* no memory for a second array: inline */
 		if (then)
 			then(arg);
@@ -1553,8 +1575,9 @@ void store_tick(struct store *s, uint64_t now_ns, uint64_t done_seq)
 		return;
 	if (s->nops >= s->batch_rows || now_ns - s->last_commit_ns >= STORE_BATCH_NS) {
 		/* on the commit thread; if one is still running, the next tick
-		 * tries again, and a queue grown to four batches waits for it */
-		if (s->inflight && s->nops >= 4 * s->batch_rows)
+		 * tries again, and a queue beyond a batch waits for it and is
+		 * committed here (store_commit_async) */
+		if (s->inflight && s->nops >= s->batch_rows)
 			store_wait(s);
 		if (store_commit_async(s, done_seq, NULL, NULL) != -EBUSY)
 			s->last_commit_ns = now_ns;
