@@ -26,9 +26,12 @@
 #define CKPT_FORMAT 3 /* 3: loss epochs */
 #define CKPT_LOG_MIN (256u << 10) /* a log is folded only beyond this */
 #define CKPT_IOBUF (256u << 10)
-/* An append is made in memory for a writer thread only up to this size
- * (estimated beforehand); a bigger one is written the synchronous way. */
-#define CKPT_MEM_MAX (2u << 20)
+/* A checkpoint is made in memory for a writer thread only up to this size
+ * (estimated beforehand); a bigger one is written the synchronous way. A
+ * buffer beyond CKPT_MEM_KEEP is freed once written: memory is budgeted
+ * (64 MiB at 100k connections). */
+#define CKPT_MEM_MAX (1u << 20)
+#define CKPT_MEM_KEEP (256u << 10)
 
 /* Format 1 (one file of fixed records) had magic ... loss at these same
  * offsets: its done_seq is still read. */
@@ -403,6 +406,9 @@ int checkpoint_save(struct processor *p, const char *path)
 
 	if (!ck)
 		return -ENOMEM;
+	free(ck->mem); /* a big table's turn: memory goes to it */
+	ck->mem = NULL;
+	ck->mem_cap = 0;
 	ck->err = 0;
 	ck->last_bytes = 0;
 	if (!ck->log || ckpt_fold_due(ck, p))
@@ -518,7 +524,7 @@ int checkpoint_finish(struct processor *p)
 		fclose(ck->log);
 		ck->log = NULL;
 	}
-	if (ck->mem_cap > CKPT_MEM_MAX) { /* a big one was rare: give it back */
+	if (ck->mem_cap > CKPT_MEM_KEEP) { /* a big one: give it back */
 		free(ck->mem);
 		ck->mem = NULL;
 		ck->mem_cap = 0;

@@ -282,9 +282,9 @@ static FILE *open_jsonl(const char *path)
 	/* a+: appends, and can be read to find a torn last line */
 	if (!(f = fopen(path, "a+")))
 		fatal("--jsonl: cannot open %s: %s", path, strerror(errno));
-	/* one write per 256 KiB of lines, not per 4 KiB; every checkpoint
+	/* one write per 64 KiB of lines, not per 4 KiB; every checkpoint
 	 * flushes it (ack_if_due) and the status tick each second */
-	setvbuf(f, NULL, _IOFBF, 256u << 10);
+	setvbuf(f, NULL, _IOFBF, 64u << 10);
 	fseeko(f, 0, SEEK_END);
 	jsonl_cut_torn_line(f, path);
 	return f;
@@ -378,7 +378,7 @@ static void ack_written(struct processor *p, nng_socket s, struct acker *a)
  * the checkpoint of N is written, then N is acked. Usually the first step
  * runs here and the rest on the store's commit thread (one job: commit,
  * then the checkpoint's bytes, prepared here as of N), and a later call
- * sees it done and acks; a checkpoint of more than 2 MiB, rows of names
+ * sees it done and acks; a checkpoint of more than 1 MiB, rows of names
  * or flows waiting, or force (a clean stop) do it all here. */
 static void ack_if_due(struct processor *p, nng_socket s, struct acker *a, bool force)
 {

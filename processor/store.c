@@ -37,7 +37,8 @@ const int store_schema_count = STORE_SCHEMA_VERSION;
 #define STORE_PODS_EVERY_NS 1000000000ULL
 #define STORE_PRUNE_FLUSHES 100     /* prune at least every this many commits */
 #define STORE_CMDLINE_MAX 256
-#define STORE_SPARE_CAP 4096        /* ops in the second queue array kept between commits */
+#define STORE_SPARE_CAP 1024        /* ops in a second queue array (600 KB): new, or kept */
+#define STORE_ASYNC_CAP 2048        /* a queue array beyond this is never handed over */
 
 enum op_kind { OP_EXEC = 1, OP_EXIT, OP_SEEN, OP_CONN, OP_PORT, OP_CGROUP };
 
@@ -383,6 +384,14 @@ static int queue_grow(struct store *s)
 
 	if (cap > STORE_QUEUE_MAX)
 		return -ENOSPC;
+	if (cap > STORE_ASYNC_CAP) {
+		/* a burst: the commit thread's batch and the spare go first, so
+		 * the big array is the only one (memory is budgeted) */
+		store_wait(s);
+		free(s->spare);
+		s->spare = NULL;
+		s->spare_cap = 0;
+	}
 	ops = realloc(s->ops, (size_t)cap * sizeof(*ops));
 	if (!ops)
 		return -ENOMEM;
@@ -397,6 +406,27 @@ static int queue_grow(struct store *s)
 	for (uint32_t i = 0; i < s->nops; i++)
 		index_put(s, i);
 	return 0;
+}
+
+/* After a burst, an empty queue goes back to a size the commit thread
+ * takes (and to memory it does not hold for nothing). */
+static void queue_shrink(struct store *s)
+{
+	struct op *ops;
+	uint32_t *index;
+
+	if (s->cap <= STORE_ASYNC_CAP || s->nops)
+		return;
+	if (!(index = calloc((size_t)STORE_ASYNC_CAP * 2, sizeof(*index))) ||
+	    !(ops = realloc(s->ops, (size_t)STORE_ASYNC_CAP * sizeof(*ops)))) {
+		free(index);
+		return;
+	}
+	free(s->index);
+	s->ops = ops;
+	s->index = index;
+	s->cap = STORE_ASYNC_CAP;
+	s->index_cap = STORE_ASYNC_CAP * 2;
 }
 
 /* A new zeroed op of `kind`, or NULL (counted) when the queue is full. */
@@ -1436,6 +1466,7 @@ int store_flush(struct store *s, uint64_t done_seq)
 	for (int i = 0; i < s->nwriters; i++)
 		s->writers[i].done(s->writers[i].ctx, b.rc == 0);
 	queue_reset(s);
+	queue_shrink(s);
 	free(s->pods_new);
 	s->pods_new = NULL;
 	s->npods_new = 0;
@@ -1453,7 +1484,7 @@ int store_commit_async(struct store *s, uint64_t done_seq, void (*then)(void *),
 	 * from state the receive thread owns), and a queue beyond a batch (a
 	 * burst: not held twice): here and now */
 	if (!s || writers_pending(s) || s->k8s_b.has_list || s->k8s_b.nchanges ||
-	    s->nops > s->batch_rows) {
+	    s->nops > s->batch_rows || s->cap > STORE_ASYNC_CAP) {
 		rc = store_flush(s, done_seq);
 		if (then)
 			then(arg);
