@@ -32,10 +32,15 @@ cleanup() {
 	# the loader keeps its probes pinned when it stops: remove them
 	[ -d "$PIN" ] && "$BIN/sluice-loader" --unload --pin-dir "$PIN" >/dev/null 2>&1
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		# anything still in the cgroup goes, then the cgroup itself
-		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		sleep 0.2
-		rmdir "$CG" 2>/dev/null
+		# anything still in the cgroup goes, then the cgroup itself, once
+		# the last of them has finished exiting (a fixed 0.2 s was not
+		# always enough: empty sluice-test-* cgroups were left behind)
+		for _ in $(seq 50); do
+			for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+			rmdir "$CG" 2>/dev/null && break
+			sleep 0.1
+		done
+		[ -d "$CG" ] && echo "warning: could not remove $CG" >&2
 	fi
 	[ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$T"
 }
