@@ -250,22 +250,7 @@ static bool dec_event_v3(struct mpack *m, struct wire_event *ev)
 
 /* ---- version 4: one record per bin ---- */
 
-union record {
-	struct sluice_ev_header h;
-	struct sluice_ev_exec exec;
-	struct sluice_ev_exit exit;
-	struct sluice_ev_conn_open open;
-	struct sluice_ev_conn_close close;
-	struct sluice_ev_data data;
-	struct sluice_ev_loss loss;
-	struct sluice_ev_listen listen;
-	struct sluice_ev_dns dns;
-	struct sluice_ev_flow flow;
-};
-
-/* The layout each type has in this version: a record is at least this long
- * (DATA: exactly this plus its payload). */
-static const uint16_t rec_size[SLUICE_EV_MAX + 1] = {
+const uint16_t wire_record_size[SLUICE_EV_MAX + 1] = {
 	[SLUICE_EV_EXEC] = sizeof(struct sluice_ev_exec),
 	[SLUICE_EV_EXIT] = sizeof(struct sluice_ev_exit),
 	[SLUICE_EV_CONN_OPEN] = sizeof(struct sluice_ev_conn_open),
@@ -296,9 +281,9 @@ static void name(const uint8_t *p, size_t max, const uint8_t **out, uint32_t *le
 
 /* Scalars are read from an aligned copy of the record's fixed part; byte
  * arrays (names, addresses, payloads) are pointed at in the frame. */
-#define AT(field) (p + offsetof(union record, field))
+#define AT(field) (p + offsetof(union wire_record, field))
 
-static bool rec_exec(const uint8_t *p, const union record *r, struct wire_event *ev)
+static bool rec_exec(const uint8_t *p, const union wire_record *r, struct wire_event *ev)
 {
 	const struct sluice_ev_exec *x = &r->exec;
 
@@ -318,7 +303,7 @@ static bool rec_exec(const uint8_t *p, const union record *r, struct wire_event 
 	return true;
 }
 
-static bool rec_open(const uint8_t *p, const union record *r, struct wire_event *ev)
+static bool rec_open(const uint8_t *p, const union wire_record *r, struct wire_event *ev)
 {
 	const struct sluice_ev_conn_open *o = &r->open;
 
@@ -336,7 +321,8 @@ static bool rec_open(const uint8_t *p, const union record *r, struct wire_event 
 	return true;
 }
 
-static bool rec_data(const uint8_t *p, uint32_t n, const union record *r, struct wire_event *ev)
+static bool rec_data(const uint8_t *p, uint32_t n, const union wire_record *r,
+		     struct wire_event *ev)
 {
 	const struct sluice_ev_data *d = &r->data;
 
@@ -354,7 +340,7 @@ static bool rec_data(const uint8_t *p, uint32_t n, const union record *r, struct
 	return true;
 }
 
-static bool rec_listen(const uint8_t *p, const union record *r, struct wire_event *ev)
+static bool rec_listen(const uint8_t *p, const union wire_record *r, struct wire_event *ev)
 {
 	const struct sluice_ev_listen *l = &r->listen;
 
@@ -369,7 +355,7 @@ static bool rec_listen(const uint8_t *p, const union record *r, struct wire_even
 	return true;
 }
 
-static bool rec_dns(const uint8_t *p, const union record *r, struct wire_event *ev)
+static bool rec_dns(const uint8_t *p, const union wire_record *r, struct wire_event *ev)
 {
 	const struct sluice_ev_dns *d = &r->dns;
 
@@ -390,7 +376,7 @@ static bool rec_dns(const uint8_t *p, const union record *r, struct wire_event *
 	return true;
 }
 
-static bool rec_flow(const uint8_t *p, const union record *r, struct wire_event *ev)
+static bool rec_flow(const uint8_t *p, const union wire_record *r, struct wire_event *ev)
 {
 	const struct sluice_ev_flow *f = &r->flow;
 
@@ -414,15 +400,15 @@ static bool rec_flow(const uint8_t *p, const union record *r, struct wire_event 
 
 static bool dec_record(const uint8_t *p, uint32_t n, struct wire_event *ev)
 {
-	union record r;
+	union wire_record r;
 
 	if (n < sizeof(r.h))
 		return false;
 	memcpy(&r.h, p, sizeof(r.h));
-	if (!r.h.type || r.h.type > SLUICE_EV_MAX || r.h.size != n || n < rec_size[r.h.type] ||
+	if (!r.h.type || r.h.type > SLUICE_EV_MAX || r.h.size != n || n < wire_record_size[r.h.type] ||
 	    (r.h.flags & ~SLUICE_FLAG_SNAPSHOT))
 		return false;
-	memcpy(&r, p, rec_size[r.h.type]);
+	memcpy(&r, p, wire_record_size[r.h.type]);
 	ev->type = (uint8_t)r.h.type;
 	ev->flags = 0;
 	ev->ts_ns = r.h.ts_ns;

@@ -6,7 +6,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/records.h"
 #include "common/wire.h"
+
+/* Any Contract-1 record: an aligned copy to read one's fields from. */
+union wire_record {
+	struct sluice_ev_header h;
+	struct sluice_ev_exec exec;
+	struct sluice_ev_exit exit;
+	struct sluice_ev_conn_open open;
+	struct sluice_ev_conn_close close;
+	struct sluice_ev_data data;
+	struct sluice_ev_loss loss;
+	struct sluice_ev_listen listen;
+	struct sluice_ev_dns dns;
+	struct sluice_ev_flow flow;
+};
+
+/* The layout each type has in this version (index = type, 0: none): a
+ * record is at least this long (DATA: exactly this plus its payload). */
+extern const uint16_t wire_record_size[SLUICE_EV_MAX + 1];
 
 struct wire_event {
 	uint8_t type;   /* enum sluice_event_type */

@@ -17,30 +17,6 @@
 #include "common/wire.h"
 #include "processor/decode.h"
 
-/* Exact record size per type the kernel emits (DATA: without payload). */
-static const size_t rec_size[SLUICE_EV_MAX + 1] = {
-	[SLUICE_EV_EXEC] = sizeof(struct sluice_ev_exec),
-	[SLUICE_EV_EXIT] = sizeof(struct sluice_ev_exit),
-	[SLUICE_EV_CONN_OPEN] = sizeof(struct sluice_ev_conn_open),
-	[SLUICE_EV_CONN_CLOSE] = sizeof(struct sluice_ev_conn_close),
-	[SLUICE_EV_DATA] = sizeof(struct sluice_ev_data),
-	[SLUICE_EV_LISTEN] = sizeof(struct sluice_ev_listen),
-	[SLUICE_EV_DNS] = sizeof(struct sluice_ev_dns),
-	[SLUICE_EV_FLOW] = sizeof(struct sluice_ev_flow),
-};
-
-union record {
-	struct sluice_ev_header h;
-	struct sluice_ev_exec exec;
-	struct sluice_ev_exit exit;
-	struct sluice_ev_conn_open open;
-	struct sluice_ev_conn_close close;
-	struct sluice_ev_data data;
-	struct sluice_ev_listen listen;
-	struct sluice_ev_dns dns;
-	struct sluice_ev_flow flow;
-};
-
 /* msgpack-c picks the shortest encoding for any width, so one helper does. */
 static void u(msgpack_packer *pk, uint64_t v)
 {
@@ -70,7 +46,7 @@ static void head(msgpack_packer *pk, uint16_t type, uint64_t ts, uint32_t tgid, 
 	u(pk, tid);
 }
 
-static void pack(msgpack_packer *pk, const union record *r, const uint8_t *payload)
+static void pack(msgpack_packer *pk, const union wire_record *r, const uint8_t *payload)
 {
 	size_t alen;
 
@@ -142,7 +118,7 @@ static bool bad_proto(__u8 p)
 }
 
 /* What the per-type checks beyond the size allow through; 0 = valid. */
-static int rec_invalid(const union record *r)
+static int rec_invalid(const union wire_record *r)
 {
 	switch (r->h.type) {
 	case SLUICE_EV_EXEC:
@@ -163,13 +139,15 @@ static int rec_invalid(const union record *r)
 
 int wire_pack_record_v3(struct msgpack_packer *pk, const void *rec, size_t len)
 {
-	union record r; /* a copy: the caller's buffer may be unaligned */
+	union wire_record r; /* a copy: the caller's buffer may be unaligned */
 	size_t want;
 
 	if (len < sizeof(r.h))
 		return -EINVAL;
 	memcpy(&r.h, rec, sizeof(r.h));
-	if (r.h.type > SLUICE_EV_MAX || !(want = rec_size[r.h.type]) || len < want ||
+	/* LOSS reports go through wire_pack_loss_v3, never as a record */
+	if (r.h.type > SLUICE_EV_MAX || r.h.type == SLUICE_EV_LOSS ||
+	    !(want = wire_record_size[r.h.type]) || len < want ||
 	    r.h.size != len || (r.h.flags & ~SLUICE_FLAG_SNAPSHOT))
 		return -EINVAL;
 	memcpy(&r, rec, want);
