@@ -1126,21 +1126,23 @@ static int apply_op(struct store *s, const struct op *o)
 	}
 }
 
+/* A pod's fields as parameters 1..8 of either pod upsert (file or API). */
+static void bind_pod(sqlite3_stmt *q, const struct pod_meta *pm, int64_t ts)
+{
+	bind_text(q, 1, pm->uid);
+	bind_text(q, 2, pm->name);
+	bind_text(q, 3, pm->namespace);
+	bind_text(q, 4, pm->owner_kind);
+	bind_text(q, 5, pm->owner_name);
+	bind_text(q, 6, pm->node);
+	bind_text(q, 7, pm->qos);
+	sqlite3_bind_int64(q, 8, ts);
+}
+
 static int apply_pods(struct store *s, const struct pod_meta *pods, int npods, int64_t ts)
 {
-	sqlite3_stmt *q = s->stmt[ST_POD_FILE];
-
 	for (int i = 0; i < npods; i++) {
-		const struct pod_meta *pm = &pods[i];
-
-		bind_text(q, 1, pm->uid);
-		bind_text(q, 2, pm->name);
-		bind_text(q, 3, pm->namespace);
-		bind_text(q, 4, pm->owner_kind);
-		bind_text(q, 5, pm->owner_name);
-		bind_text(q, 6, pm->node);
-		bind_text(q, 7, pm->qos);
-		sqlite3_bind_int64(q, 8, ts);
+		bind_pod(s->stmt[ST_POD_FILE], &pods[i], ts);
 		if (run(s, ST_POD_FILE) < 0)
 			return -1;
 	}
@@ -1151,14 +1153,7 @@ static int k8s_upsert(struct store *s, const struct pod_meta *pm, int64_t delete
 {
 	sqlite3_stmt *q = s->stmt[ST_POD_K8S];
 
-	bind_text(q, 1, pm->uid);
-	bind_text(q, 2, pm->name);
-	bind_text(q, 3, pm->namespace);
-	bind_text(q, 4, pm->owner_kind);
-	bind_text(q, 5, pm->owner_name);
-	bind_text(q, 6, pm->node);
-	bind_text(q, 7, pm->qos);
-	sqlite3_bind_int64(q, 8, ts);
+	bind_pod(q, pm, ts);
 	if (deleted)
 		sqlite3_bind_int64(q, 9, deleted);
 	return run(s, ST_POD_K8S);
