@@ -67,6 +67,20 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# One value (or rows) from the test's sqlite file $DB, with the sqlite3 CLI
+# (names_lib.sh replaces it with a read-only python reader).
+q() { sqlite3 -batch -noheader "$DB" "$1" 2>&1; }
+
+# Polls (10 Hz) until the query's value compares true to want: wait_q secs op want sql
+wait_q() {
+	local i
+	for i in $(seq $(($1 * 10))); do
+		[ "$(q "$4")" "$2" "$3" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 wait_for() { # seconds, command...: polls until the command succeeds
 	local secs=$1 i
 	shift

@@ -13,15 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 
 DB=$T/meta.db
-q() { sqlite3 -batch -noheader "$DB" "$1" 2>&1; }
-wait_q() { # secs op want sql
-	local i
-	for i in $(seq $(($1 * 10))); do
-		[ "$(q "$4")" "$2" "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # the server's log: JSON lines; jl 'python expression over e' prints matches
 jl() { python3 -c "
 import json, sys

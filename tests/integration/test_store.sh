@@ -13,16 +13,6 @@
 
 CTL=$B/sluicectl
 DB=$T/meta.db
-q() { sqlite3 -batch -noheader "$DB" "$1" 2>&1; }
-# Polls (10 Hz) until the query's value compares true to want: wait_q secs op want sql
-wait_q() {
-	local i
-	for i in $(seq $(($1 * 10))); do
-		[ "$(q "$4")" "$2" "$3" ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 hex() { head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
 
 POD_UID=$(python3 -c 'import uuid; print(uuid.uuid4())')
