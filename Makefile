@@ -103,9 +103,11 @@ $(B)/bad-peer: tests/tools/bad_peer.c $(WIRE_DUMP_SRC) $(HDRS) | $(B)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< $(WIRE_DUMP_SRC) -o $@ -lnng
 
 # `make bench`'s tools (scripts/bench.sh): a synthetic loader, the processor
-# pipeline alone, a wire recorder, two load generators, and the HTTP
-# parser's own benchmark when its source is there.
+# pipeline alone, a wire recorder, two load generators, empty programs on
+# sluice's hooks (the overhead floor), and the HTTP parser's own benchmark
+# when its source is there.
 BENCH_TOOLS := $(B)/frame-gen $(B)/proc-bench $(B)/wire-record $(B)/tcp-blast $(B)/conn-hold \
+	$(B)/hook-floor \
 	$(if $(wildcard tests/bench/http1_bench.c),$(B)/http1-bench)
 EVGEN := tests/bench/evgen.c $(WIRE_PACK)
 $(B)/frame-gen: tests/tools/frame_gen.c $(EVGEN) tests/bench/evgen.h $(HDRS) | $(B)
@@ -123,6 +125,9 @@ $(B)/tcp-blast: tests/bench/tcp_blast.c | $(B)
 $(B)/conn-hold: tests/bench/conn_hold.c | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@
+$(B)/hook-floor: tests/bench/hook_floor.c $(B)/sluice.bpf.o | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< -o $@ -lbpf -lelf -lz
 $(B)/http1-bench: tests/bench/http1_bench.c processor/http1.c $(HDRS) | $(B)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $< processor/http1.c -o $@

@@ -5,7 +5,9 @@
 # shows medians and ratios of runs made next to each other, not lone times.
 #   1. overhead: nginx on loopback driven by wrk (keep-alive, then
 #      Connection: close) with nothing attached, with sluice (loader +
-#      processor, full capture and pairing, JSON lines to a file) and with a
+#      processor, full capture and pairing, JSON lines to a file), with
+#      empty programs on the same hooks (the floor: what the hooks cost
+#      before a program does anything, tests/bench/hook_floor.c) and with a
 #      bpftrace peer doing comparable capture (tests/bench/peer.bt)
 #   2. kernel cost: BPF run time per program invocation (kernel.bpf_stats)
 #   3. pipeline: frame-gen (a synthetic loader) ramps its rate against the
@@ -151,7 +153,7 @@ preflight() {
 	local t
 	[ "$(id -u)" -eq 0 ] || die "must run as root (BPF, cgroups, sysctls)"
 	[ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (wrk and nginx are pinned apart)"
-	for t in sluice-loader sluice-processor frame-gen proc-bench wire-record tcp-blast conn-hold; do
+	for t in sluice-loader sluice-processor frame-gen proc-bench wire-record tcp-blast conn-hold hook-floor; do
 		[ -x "$B/$t" ] || die "$B/$t missing: run 'make B=${B#$TOP/} bench'"
 	done
 	# bpftrace is the peer; only the benchmark needs it, so it is installed
@@ -318,6 +320,18 @@ start_peer() {
 
 stop_peer() { stop_pid "$PEER_PID" INT; }
 
+# Empty programs on every hook sluice's object uses (cgroup hooks on the
+# bench cgroup, as the loader attaches them with --cgroup).
+start_floor() {
+	rm -f "$T/floor.ready"
+	"$B/hook-floor" "$B/sluice.bpf.o" "$CG" "$T/floor.ready" >"$T/floor.log" 2>&1 &
+	FLOOR_PID=$!
+	PIDS+=("$FLOOR_PID")
+	wait_for 15 test -s "$T/floor.ready" || die "hook-floor did not attach: $(tail -3 "$T/floor.log")"
+}
+
+stop_floor() { stop_pid "$FLOOR_PID"; }
+
 # ---- wrk ----
 
 # Runs wrk on CPU 0; sets RPS REQS P50 P99 ERRS (latencies in µs).
@@ -366,6 +380,7 @@ overhead_cfg() { # rep cfg
 	local pids=()
 	case $2 in
 	sluice) start_sluice; pids=("$LOADER_PID" "$PROC_PID") ;;
+	floor) start_floor; pids=("$FLOOR_PID") ;;
 	bpftrace) start_peer; pids=("$PEER_PID") ;;
 	esac
 	wrk_run ka 1 # warm-up, not measured
@@ -373,15 +388,16 @@ overhead_cfg() { # rep cfg
 	measure "$1" "$2" close "${pids[@]}"
 	case $2 in
 	sluice) stop_sluice ;;
+	floor) stop_floor ;;
 	bpftrace) stop_peer ;;
 	esac
 }
 
 bench_overhead() {
 	local rep cfg
-	log "1. overhead: nginx <- wrk, $REPS interleaved reps of none/sluice/bpftrace x keep-alive/close, ${SECS}s each"
+	log "1. overhead: nginx <- wrk, $REPS interleaved reps of none/sluice/floor/bpftrace x keep-alive/close, ${SECS}s each"
 	for rep in $(seq "$REPS"); do
-		for cfg in none sluice bpftrace; do
+		for cfg in none sluice floor bpftrace; do
 			overhead_cfg "$rep" "$cfg"
 		done
 	done

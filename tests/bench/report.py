@@ -58,7 +58,7 @@ def overhead(recs, res, out):
         "CPU-ms/1k req = nginx+tool", "pairs/req"))
     res["overhead"] = {}
     for mode in ("ka", "close"):
-        for cfg in ("none", "sluice", "bpftrace"):
+        for cfg in ("none", "floor", "sluice", "bpftrace"):
             mine = [by[k] for k in by if k[1] == cfg and k[2] == mode]
             if not mine:
                 continue
@@ -110,6 +110,8 @@ def overhead(recs, res, out):
     out.append("   CPU-ms/1k req: CPU time of nginx (its kernel time includes the probes) and of "
                "the tool (loader + processor, or bpftrace) per 1000 requests")
     out.append("   pairs/req: complete request/response pairs sluice wrote per request wrk counted")
+    out.append("   floor: programs that return at once on every hook sluice attaches "
+               "(tests/bench/hook_floor.c): what the hooks cost before any work")
     out.append("")
 
 
@@ -261,6 +263,12 @@ def targets(res, out):
     line("keep-alive req/s with sluice / without", ">= 0.95", fmt(s, "{:.3f}"),
          None if s is None else (s >= 0.95 and not dead),
          "not full capture: sluice died (%s)" % "; ".join(dead) if dead else "")
+    f = ov.get("ka/floor", {}).get("ratio")
+    if f is not None:
+        line("keep-alive: the same hooks with empty programs (floor)", "(info)",
+             fmt(f, "{:.3f}"), None,
+             "sluice's work beyond the hooks: %s of the floor" % fmt(s and s / f, "{:.3f}")
+             if s else "")
     for mode, name in (("ka", "keep-alive"), ("close", "Connection: close")):
         s = ov.get(mode + "/sluice", {}).get("ratio")
         p = ov.get(mode + "/bpftrace", {}).get("ratio")
