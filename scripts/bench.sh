@@ -7,7 +7,9 @@
 #      Connection: close) with nothing attached, with sluice (loader +
 #      processor, full capture and pairing, JSON lines to a file), with
 #      empty programs on the same hooks (the floor: what the hooks cost
-#      before a program does anything, tests/bench/hook_floor.c) and with a
+#      before a program does anything, tests/bench/hook_floor.c), with the
+#      loader alone (probes: sluice's BPF work and its loader, no processor
+#      connected, so the loader spools and then drops) and with a
 #      bpftrace peer doing comparable capture (tests/bench/peer.bt)
 #   2. kernel cost: BPF run time per program invocation (kernel.bpf_stats)
 #   3. pipeline: frame-gen (a synthetic loader) ramps its rate against the
@@ -244,17 +246,22 @@ nginx_pids() { cat "$CG/cgroup.procs" 2>/dev/null | tr '\n' ' '; }
 
 # ---- sluice and the peer ----
 
-start_sluice() { # extra processor args...
-	local largs=(--socket "$T/loader.sock" --cgroup "$CG") pargs=()
+start_loader() {
+	local largs=(--socket "$T/loader.sock" --cgroup "$CG")
 	[[ $LOADER_HELP == *--no-pin* ]] && largs+=(--no-pin)
-	[[ $PROC_HELP == *--db* ]] && pargs+=(--db "$T/meta.db")
-	[[ $PROC_HELP == *--metrics-listen* ]] && pargs+=(--metrics-listen "127.0.0.1:$(free_port)")
-	rm -f "$T/status.json" "$T/processor.state"* "$T/meta.db"*
 	SLUICE_DEAD=""
 	"$B/sluice-loader" "${largs[@]}" >"$T/loader.log" 2>&1 &
 	LOADER_PID=$!
 	PIDS+=("$LOADER_PID")
 	wait_for 30 test -S "$T/loader.sock" || die "loader did not start: $(tail -5 "$T/loader.log")"
+}
+
+start_sluice() { # extra processor args...
+	local pargs=()
+	[[ $PROC_HELP == *--db* ]] && pargs+=(--db "$T/meta.db")
+	[[ $PROC_HELP == *--metrics-listen* ]] && pargs+=(--metrics-listen "127.0.0.1:$(free_port)")
+	rm -f "$T/status.json" "$T/processor.state"* "$T/meta.db"*
+	start_loader
 	"$B/sluice-processor" --socket "$T/loader.sock" --jsonl "$T/pairs.jsonl" --quiet \
 		--status "$T/status.json" --state "$T/processor.state" "${pargs[@]}" "$@" \
 		>"$T/processor.log" 2>&1 &
@@ -381,6 +388,7 @@ overhead_cfg() { # rep cfg
 	case $2 in
 	sluice) start_sluice; pids=("$LOADER_PID" "$PROC_PID") ;;
 	floor) start_floor; pids=("$FLOOR_PID") ;;
+	probes) start_loader; pids=("$LOADER_PID") ;;
 	bpftrace) start_peer; pids=("$PEER_PID") ;;
 	esac
 	wrk_run ka 1 # warm-up, not measured
@@ -389,15 +397,16 @@ overhead_cfg() { # rep cfg
 	case $2 in
 	sluice) stop_sluice ;;
 	floor) stop_floor ;;
+	probes) stop_pid "$LOADER_PID" ;;
 	bpftrace) stop_peer ;;
 	esac
 }
 
 bench_overhead() {
 	local rep cfg
-	log "1. overhead: nginx <- wrk, $REPS interleaved reps of none/sluice/floor/bpftrace x keep-alive/close, ${SECS}s each"
+	log "1. overhead: nginx <- wrk, $REPS interleaved reps of none/sluice/floor/probes/bpftrace x keep-alive/close, ${SECS}s each"
 	for rep in $(seq "$REPS"); do
-		for cfg in none sluice floor bpftrace; do
+		for cfg in none sluice floor probes bpftrace; do
 			overhead_cfg "$rep" "$cfg"
 		done
 	done

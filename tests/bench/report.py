@@ -58,7 +58,7 @@ def overhead(recs, res, out):
         "CPU-ms/1k req = nginx+tool", "pairs/req"))
     res["overhead"] = {}
     for mode in ("ka", "close"):
-        for cfg in ("none", "floor", "sluice", "bpftrace"):
+        for cfg in ("none", "floor", "probes", "sluice", "bpftrace"):
             mine = [by[k] for k in by if k[1] == cfg and k[2] == mode]
             if not mine:
                 continue
@@ -112,6 +112,8 @@ def overhead(recs, res, out):
     out.append("   pairs/req: complete request/response pairs sluice wrote per request wrk counted")
     out.append("   floor: programs that return at once on every hook sluice attaches "
                "(tests/bench/hook_floor.c): what the hooks cost before any work")
+    out.append("   probes: sluice's probes and loader with no processor connected (the loader "
+               "spools, then drops): the kernel side and the loader without the processor")
     out.append("")
 
 
@@ -264,6 +266,10 @@ def targets(res, out):
          None if s is None else (s >= 0.95 and not dead),
          "not full capture: sluice died (%s)" % "; ".join(dead) if dead else "")
     f = ov.get("ka/floor", {}).get("ratio")
+    k = ov.get("ka/probes", {}).get("ratio")
+    if k is not None:
+        line("keep-alive: sluice's probes and loader, no processor", "(info)",
+             fmt(k, "{:.3f}"), None)
     if f is not None:
         line("keep-alive: the same hooks with empty programs (floor)", "(info)",
              fmt(f, "{:.3f}"), None,
